@@ -1,0 +1,2 @@
+// Package policy is hdscale's public label and annotation API.
+package policy
