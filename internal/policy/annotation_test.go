@@ -1,0 +1,58 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestAnnotationRoundTrip(t *testing.T) {
+	t.Parallel()
+	ns := Namespace{Pattern: PerCore, Pool: "runtime", Mode: ModeEnforce, Conflict: ConflictFill, LabelsHash: "abc"}
+	s := Size(ns, PoolShape{Nodes: 3, MinCPUMilli: 4000, MaxCPUMilli: 4000})
+	a := NewAnnotation(ns, s, "hdscale-scheduler")
+	got, pl, err := ParseAnnotation(a.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != a {
+		t.Errorf("round trip: got %+v, want %+v", got, a)
+	}
+	want := Placement{Pattern: PerCore, Pool: "runtime", CPURequestMilli: 1000, CPULimitMilli: 1000}
+	if pl != want {
+		t.Errorf("placement = %+v, want %+v", pl, want)
+	}
+	if a.CPURequest != "1" || a.NodeCPU != "4" {
+		t.Errorf("quantities not canonical: %+v", a)
+	}
+}
+
+func TestParseAnnotationErrors(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"not json":    "{",
+		"bad pattern": `{"pattern":"x","pool":"runtime","cpuRequest":"1","cpuLimit":"1"}`,
+		"no pool":     `{"pattern":"per-core","cpuRequest":"1","cpuLimit":"1"}`,
+		"bad request": `{"pattern":"per-core","pool":"runtime","cpuRequest":"a","cpuLimit":"1"}`,
+		"zero limit":  `{"pattern":"per-core","pool":"runtime","cpuRequest":"1","cpuLimit":"0"}`,
+	}
+	for name, v := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, _, err := ParseAnnotation(v)
+			if err == nil || !strings.Contains(err.Error(), AnnotationPolicy) {
+				t.Fatalf("err = %v, want an error naming %s", err, AnnotationPolicy)
+			}
+		})
+	}
+}
+
+func FuzzParseAnnotation(f *testing.F) {
+	f.Add(`{"pattern":"per-core","pool":"runtime","cpuRequest":"1","cpuLimit":"1"}`)
+	f.Add(`{"pattern":"per-node","pool":"r","cpuRequest":"3800m","cpuLimit":"4"}`)
+	f.Fuzz(func(t *testing.T, v string) {
+		_, pl, err := ParseAnnotation(v)
+		if err == nil && (pl.CPURequestMilli <= 0 || pl.CPULimitMilli <= 0 || !pl.Pattern.Valid() || pl.Pool == "") {
+			t.Fatalf("accepted invalid placement %+v from %q", pl, v)
+		}
+	})
+}
