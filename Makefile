@@ -1,0 +1,83 @@
+# hdscale: make demo (cluster + install + demo namespaces), make test (what CI runs).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+GO          ?= go
+TAG         ?= dev
+IMAGE       ?= hdscale/hdscale:$(TAG)
+FAKE_IMAGE  ?= hdscale/fakeruntime:$(TAG)
+KUBECONFIG_E2E := $(CURDIR)/.cluster/kubeconfig
+# Count-based fuzz budgets: a duration (-fuzztime=10s) races Go's fuzz
+# coordinator deadline on a loaded 2-core machine (golang/go#75804).
+FUZZTIME    ?= 20000x
+FUZZ_TARGETS := \
+	./internal/policy:FuzzParseAnnotation \
+	./webhook:FuzzMutate \
+	./extender:FuzzDecodeArgs
+TOOLS := e2e/tools
+
+.PHONY: help
+help: ## show the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## build the static binaries into bin/
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/ ./cmd/webhook ./cmd/extender ./e2e/fakeruntime
+
+.PHONY: images
+images: build ## build the hdscale, fake runtime and scheduler images (no registry needed)
+	bash $(TOOLS)/docker-up.sh
+	docker build -q -t $(IMAGE) -f Dockerfile . >/dev/null
+	docker build -q -t $(FAKE_IMAGE) -f e2e/fakeruntime/Dockerfile bin >/dev/null
+	bash $(TOOLS)/scheduler-image.sh
+	@echo "built $(IMAGE) $(FAKE_IMAGE)"
+
+.PHONY: unit
+unit: ## unit tests (race detector on)
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+.PHONY: vet
+vet: ## go vet and gofmt
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt: $$bad"; exit 1; fi
+
+.PHONY: fuzz
+fuzz: ## run every fuzz target for a bounded number of executions
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) -parallel=1 $$pkg; done
+
+.PHONY: cluster-up
+cluster-up: ## local kind cluster "hdscale" (offline node image if needed) + metrics-server
+	bash $(TOOLS)/cluster-up.sh
+
+.PHONY: cluster-down
+cluster-down: ## delete the local cluster
+	bash $(TOOLS)/cluster-down.sh
+
+.PHONY: deploy
+deploy: images ## load images into the cluster, kubectl apply -k, wait until ready
+	bash $(TOOLS)/deploy.sh $(IMAGE) $(FAKE_IMAGE)
+
+.PHONY: demo
+demo: cluster-up deploy ## the main job: cluster, hdscale, demo namespaces per pattern, placement table
+	bash $(TOOLS)/demo.sh
+
+.PHONY: e2e
+e2e: ## e2e suite against .cluster/kubeconfig (needs cluster-up + deploy)
+	@mkdir -p _out
+	$(GO) test -tags e2e -count=1 -timeout 50m -v ./e2e/ -args -kubeconfig=$(KUBECONFIG_E2E) 2>&1 | tee _out/e2e.log
+
+.PHONY: test
+test: ## everything CI runs, each phase timed: vet, unit, fuzz, cluster-up, deploy, e2e
+	@bash $(TOOLS)/timed.sh vet unit fuzz cluster-up deploy e2e
+
+.PHONY: bench
+bench: ## benchmarks; results and commands in docs/benchmarks.md
+	bash $(TOOLS)/bench.sh
+
+.PHONY: clean
+clean:
+	rm -rf bin _out
