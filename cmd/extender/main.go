@@ -1,0 +1,72 @@
+// Command extender runs hdscale's kube-scheduler extender as a sidecar of
+// the hdscale-scheduler (see docs/extender.md).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hdscale/hdscale/extender"
+	"github.com/hdscale/hdscale/internal/logging"
+	"github.com/hdscale/hdscale/internal/serving"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "extender:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	opts := extender.Default()
+	lopts := logging.Options{Level: "info"}
+	var kubeconfig string
+	flag.StringVar(&opts.ListenAddr, "listen", opts.ListenAddr, "address of the extender protocol (filter, prioritize)")
+	flag.StringVar(&opts.HealthAddr, "health-listen", opts.HealthAddr, "address of /healthz, /readyz, /metrics and /explain")
+	flag.DurationVar(&opts.MetricsInterval, "metrics-interval", opts.MetricsInterval, "how often to poll metrics.k8s.io NodeMetrics")
+	flag.DurationVar(&opts.MetricsMaxAge, "metrics-max-age", opts.MetricsMaxAge, "sample age beyond which a node falls back to requests-based utilisation (0: 3 × interval)")
+	flag.Float64Var(&opts.ShapeTolerance, "shape-tolerance", opts.ShapeTolerance, "relative CPU/memory difference from the pool's reference shape a node may have")
+	flag.Float64Var(&opts.HotThreshold, "hot-threshold", opts.HotThreshold, "reject nodes at or above this live CPU utilisation (0..1; 0 = off; never rejects every node)")
+	flag.DurationVar(&opts.ReservationTTL, "reservation-ttl", opts.ReservationTTL, "how long a predicted placement counts when its pod is never seen bound")
+	flag.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (empty: in-cluster config)")
+	flag.StringVar(&lopts.Level, "log-level", lopts.Level, "log level: debug (includes V(1) placement decisions), info or error")
+	flag.Parse()
+
+	if err := lopts.Validate(); err != nil {
+		return err
+	}
+	log, flush, err := logging.New(lopts)
+	if err != nil {
+		return err
+	}
+	defer flush()
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	cfg.UserAgent = "hdscale-extender"
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	metrics, err := metricsclient.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("metrics.k8s.io client: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Info("starting extender", "listen", opts.ListenAddr, "health", opts.HealthAddr, "metricsInterval", opts.MetricsInterval,
+		"metricsMaxAge", opts.MaxAge(), "shapeTolerance", opts.ShapeTolerance, "hotThreshold", opts.HotThreshold, "reservationTTL", opts.ReservationTTL)
+	return extender.Run(ctx, opts, kube, metrics, log, serving.NewRegistry())
+}

@@ -1,0 +1,249 @@
+package extender
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/hdscale/hdscale/internal/policy"
+)
+
+// verdict is a node's filter outcome.
+type verdict uint8
+
+const (
+	vPass verdict = iota
+	// vFail: FailedNodes, resolvable (waiting can help).
+	vFail
+	// vUnresolvable: FailedAndUnresolvableNodes (waiting cannot help).
+	vUnresolvable
+)
+
+func (v verdict) String() string {
+	switch v {
+	case vFail:
+		return "fail"
+	case vUnresolvable:
+		return "unresolvable"
+	}
+	return "pass"
+}
+
+// reason says why a node failed.
+type reason uint8
+
+const (
+	rNone reason = iota
+	rUnknownNode
+	rNotInPool
+	rShape
+	rTooSmall
+	rCap
+	rHot
+	rInvalidPod
+	numReasons
+)
+
+func (r reason) String() string {
+	return [...]string{"", "unknown-node", "not-in-pool", "shape", "too-small", "cap", "hot", "invalid-pod"}[r]
+}
+
+// nodeEval is everything the extender concluded about one node for one pod.
+// Filter and score fill it; explain renders it.
+type nodeEval struct {
+	Name string
+	// Idx is the node's index in the snapshot, -1 when unknown.
+	Idx     int32
+	Verdict verdict
+	Reason  reason
+	// Score is the prioritize score, -1 when not scored.
+	Score int64
+	// Live is true when the node's metrics sample is fresh; otherwise the
+	// requests-based fallback applies.
+	Live bool
+	Hot  bool
+	// AllocMilli is allocatable CPU. UsageMilli is the sample's usage,
+	// EstimateMilli the estimates of replicas no sample includes yet
+	// (reservations included), RequestedMilli the requests of bound pods and
+	// reservations. LoadMilli is UsageMilli+EstimateMilli when live, else
+	// RequestedMilli; Util is LoadMilli/AllocMilli.
+	AllocMilli, UsageMilli, EstimateMilli, RequestedMilli, LoadMilli int64
+	Util                                                             float64
+	// SampleAge is the age of the node's sample, -1 when it has none.
+	SampleAge time.Duration
+	// Replicas counts this pod's group on the node (reservations included)
+	// against Cap; RuntimePods counts all runtime replicas, Reserved the
+	// reservations among them.
+	Replicas, Cap, RuntimePods, Reserved int32
+}
+
+// evalCtx is one request's view: one snapshot, one reservation set, one now.
+type evalCtx struct {
+	snap    *Snapshot
+	res     *resView
+	pod     *podCtx
+	now     time.Time
+	nowNano int64
+	maxAge  time.Duration
+	tol     float64
+	hot     float64
+	pool    PoolFacts
+	// poolID is the pod's pool in snap.poolIDs (noPool-1 when no node has it).
+	poolID int32
+	// groups counts the pod's group per node index (nil: none anywhere).
+	groups []int32
+	// over holds, per node index, what reservations add (see overlay);
+	// touched lists the non-zero entries.
+	over    []resOnNode
+	touched []int32
+	texts   [numReasons]string
+}
+
+// overlayPool recycles the per-request reservation overlays.
+var overlayPool sync.Pool
+
+// newEvalCtx returns the context of one request. Call release when done.
+func newEvalCtx(snap *Snapshot, res *resView, pod *podCtx, now time.Time, o *Options) *evalCtx {
+	c := &evalCtx{snap: snap, res: res, pod: pod, now: now, nowNano: now.UnixNano(), maxAge: o.MaxAge(), tol: o.ShapeTolerance, hot: o.HotThreshold}
+	c.pool, _ = snap.Pool(pod.Placement.Pool)
+	c.poolID = noPool - 1
+	if id, ok := snap.poolIDs[pod.Placement.Pool]; ok {
+		c.poolID = id
+	}
+	c.groups = snap.groups[pod.Group]
+	if len(res.byNode) > 0 {
+		if p, ok := overlayPool.Get().(*[]resOnNode); ok && cap(*p) >= snap.Len() {
+			c.over = (*p)[:snap.Len()]
+		} else {
+			c.over = make([]resOnNode, snap.Len())
+		}
+		c.touched = res.overlay(snap, pod.UID, pod.Group, now, c.over, nil)
+	}
+	return c
+}
+
+// release returns the overlay (zeroed) to the pool.
+func (c *evalCtx) release() {
+	if c.over == nil {
+		return
+	}
+	for _, i := range c.touched {
+		c.over[i] = resOnNode{}
+	}
+	over := c.over
+	c.over, c.touched = nil, nil
+	overlayPool.Put(&over)
+}
+
+// assess fills ev's usage facts: the one place effective utilisation is
+// computed, so filter and score always agree.
+//
+// Live (the node's sample is at most maxAge old):
+//
+//	load = sample usage + estimates of bound replicas the sample does not
+//	       include yet + estimates of reservations on the node
+//
+// Fallback (no sample, or a stale one):
+//
+//	load = CPU requests of the pods bound to the node + requests of
+//	       reservations on the node
+//
+// and utilisation = load / allocatable CPU.
+func (c *evalCtx) assess(ev *nodeEval) {
+	ev.SampleAge = -1
+	if ev.Idx < 0 {
+		ev.Util = 1
+		return
+	}
+	h := &c.snap.hot[ev.Idx]
+	var ro resOnNode
+	if c.over != nil {
+		ro = c.over[ev.Idx]
+	}
+	ev.AllocMilli = h.cpu
+	ev.RuntimePods = h.runtimePods + ro.count
+	ev.Reserved = ro.count
+	ev.Replicas = ro.inGroup
+	if c.groups != nil {
+		ev.Replicas += c.groups[ev.Idx]
+	}
+	ev.RequestedMilli = h.requested + ro.requested
+	ev.EstimateMilli = h.estimate + ro.estimate
+	ev.Live = false
+	if h.sampleNano != 0 {
+		ev.SampleAge = time.Duration(c.nowNano - h.sampleNano)
+		ev.UsageMilli = h.usage
+		ev.Live = ev.SampleAge <= c.maxAge
+	}
+	if ev.Live {
+		ev.LoadMilli = ev.UsageMilli + ev.EstimateMilli
+	} else {
+		ev.LoadMilli = ev.RequestedMilli
+	}
+	ev.Util = utilisation(ev.LoadMilli, ev.AllocMilli)
+}
+
+func utilisation(load, alloc int64) float64 {
+	if alloc <= 0 {
+		return 1
+	}
+	return float64(max(load, 0)) / float64(alloc)
+}
+
+// check applies the hard rules (pool, shape, cap) to an assessed node.
+func (c *evalCtx) check(ev *nodeEval) {
+	ev.Verdict, ev.Reason = vPass, rNone
+	if ev.Idx < 0 {
+		ev.Verdict, ev.Reason = vFail, rUnknownNode
+		return
+	}
+	h := &c.snap.hot[ev.Idx]
+	if h.pool != c.poolID {
+		ev.Verdict, ev.Reason = vUnresolvable, rNotInPool
+		return
+	}
+	if !c.snap.shapeOK[ev.Idx] {
+		ev.Verdict, ev.Reason = vUnresolvable, rShape
+		return
+	}
+	ev.Cap = int32(min(c.pod.Placement.Pattern.MaxPerNode(h.cpu, c.pod.Placement.CPURequestMilli), math.MaxInt32))
+	if ev.Cap <= 0 {
+		ev.Verdict, ev.Reason = vUnresolvable, rTooSmall
+		return
+	}
+	if ev.Replicas >= ev.Cap {
+		ev.Verdict, ev.Reason = vFail, rCap
+	}
+}
+
+// text is the human-readable reason kube-scheduler shows in the pod's
+// FailedScheduling event. kube-scheduler groups equal reasons ("3 node(s)
+// ..."), so they are the same for every node of a request; per-node numbers
+// are in /explain.
+func (c *evalCtx) text(r reason) string {
+	if t := c.texts[r]; t != "" {
+		return t
+	}
+	pl := c.pod.Placement
+	var t string
+	switch r {
+	case rUnknownNode:
+		t = "hdscale: node is not in the extender's cache yet"
+	case rNotInPool:
+		t = fmt.Sprintf("hdscale: node is not in pool %q (node label %s)", pl.Pool, policy.NodePoolKey)
+	case rShape:
+		t = fmt.Sprintf("hdscale: node's allocatable CPU/memory differs from pool %q's reference shape (%s CPU, %d bytes memory) by more than %g%%",
+			pl.Pool, policy.MilliString(c.pool.Ref.CPUMilli), c.pool.Ref.MemBytes, c.tol*100)
+	case rTooSmall:
+		t = fmt.Sprintf("hdscale: node's allocatable CPU cannot fit one replica requesting %s CPU", policy.MilliString(pl.CPURequestMilli))
+	case rCap:
+		t = fmt.Sprintf("hdscale: node already holds the %s cap of runtime replicas of namespace %q in pool %q", pl.Pattern, c.pod.Namespace, pl.Pool)
+	case rHot:
+		t = fmt.Sprintf("hdscale: node's live CPU utilisation is at or above the hot threshold %g%%", c.hot*100)
+	default:
+		t = "hdscale: " + r.String()
+	}
+	c.texts[r] = t
+	return t
+}

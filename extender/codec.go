@@ -1,0 +1,591 @@
+package extender
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"unicode/utf8"
+
+	v1 "k8s.io/api/core/v1"
+	extenderv1 "k8s.io/kube-scheduler/extender/v1"
+)
+
+// The protocol's JSON, decoded and encoded without reflection on the hot
+// path. A request from a nodeCacheCapable kube-scheduler is an ExtenderArgs
+// with a Pod (a few KB) and NodeNames (one string per candidate node, so
+// ~100 KB at 5,000 nodes); encoding/json spends most of a request's time on
+// that array and allocates every name. argsDecoder scans the top-level object
+// itself, hands Pod and Nodes to encoding/json, and reads NodeNames directly,
+// interning each name from the snapshot's node table (no allocation for known
+// nodes). It accepts exactly what encoding/json accepts into
+// extenderv1.ExtenderArgs and produces the same value (FuzzDecodeArgs checks
+// this against encoding/json).
+
+// maxDepth is encoding/json's nesting limit.
+const maxDepth = 10000
+
+var errSyntax = errors.New("request body is not valid JSON")
+
+// argsDecoder decodes ExtenderArgs. Its buffers are reused across requests.
+type argsDecoder struct {
+	// snap, when set, interns node names and records their indexes in idx
+	// (parallel to NodeNames; -1 for names not in snap).
+	snap  *Snapshot
+	names []string
+	idx   []int32
+	// pods, when set, reuses the Pod decoded for the previous request when
+	// the bytes are the same (prioritize follows filter with the same pod).
+	pods *podCache
+}
+
+// podCache remembers the last decoded Pod and its JSON. The Pod is shared
+// between requests, so the extender treats decoded Pods as read-only.
+type podCache struct {
+	last atomic.Pointer[cachedPod]
+}
+
+type cachedPod struct {
+	raw []byte
+	pod *v1.Pod
+}
+
+// decode decodes the Pod value at s, from the cache when it is the same.
+func (c *podCache) decode(s *scanner) (*v1.Pod, error) {
+	start := s.i
+	if err := s.skip(1); err != nil {
+		return nil, err
+	}
+	raw := s.b[start:s.i]
+	if string(raw) == "null" {
+		return nil, nil
+	}
+	if e := c.last.Load(); e != nil && bytes.Equal(e.raw, raw) {
+		return e.pod, nil
+	}
+	p := new(v1.Pod)
+	if err := json.Unmarshal(raw, p); err != nil {
+		return nil, fmt.Errorf("decoding %T: %w", p, err)
+	}
+	c.last.Store(&cachedPod{raw: bytes.Clone(raw), pod: p})
+	return p, nil
+}
+
+// decode decodes body into ExtenderArgs. NodeNames, when set, points to the
+// decoder's buffer: valid until the next decode.
+func (d *argsDecoder) decode(body []byte) (extenderv1.ExtenderArgs, error) {
+	var a extenderv1.ExtenderArgs
+	d.idx = d.idx[:0]
+	s := scanner{b: body}
+	s.ws()
+	if s.literal("null") {
+		s.ws()
+		if !s.eof() {
+			return a, errSyntax
+		}
+		return a, nil
+	}
+	if !s.consume('{') {
+		if err := s.skip(0); err != nil {
+			return a, err
+		}
+		return a, errors.New("request body must be a JSON object (ExtenderArgs)")
+	}
+	s.ws()
+	podShared := false
+	if !s.consume('}') {
+		for {
+			s.ws()
+			key, err := s.key()
+			if err != nil {
+				return a, err
+			}
+			s.ws()
+			if !s.consume(':') {
+				return a, errSyntax
+			}
+			s.ws()
+			switch {
+			case fieldIs(key, "NodeNames"):
+				err = d.nodeNames(&s, &a)
+			case fieldIs(key, "Pod"):
+				switch {
+				case d.pods != nil && a.Pod == nil:
+					a.Pod, err = d.pods.decode(&s)
+					podShared = a.Pod != nil
+				default:
+					if podShared { // a repeated key merges: never into the shared Pod
+						a.Pod, podShared = a.Pod.DeepCopy(), false
+					}
+					err = decodeRaw(&s, &a.Pod)
+				}
+			case fieldIs(key, "Nodes"):
+				err = decodeRaw(&s, &a.Nodes)
+			default:
+				err = s.skip(1)
+			}
+			if err != nil {
+				return a, err
+			}
+			s.ws()
+			if s.consume(',') {
+				continue
+			}
+			if s.consume('}') {
+				break
+			}
+			return a, errSyntax
+		}
+	}
+	s.ws()
+	if !s.eof() {
+		return a, errSyntax
+	}
+	return a, nil
+}
+
+// fieldIs matches a key to a field name the way encoding/json does: exactly,
+// else case-insensitively with Unicode simple folding.
+func fieldIs(key []byte, name string) bool {
+	return string(key) == name || bytes.EqualFold(key, []byte(name))
+}
+
+// decodeRaw decodes the value at s into *dst with encoding/json, keeping
+// encoding/json's pointer semantics (null clears, an object merges into an
+// existing value).
+func decodeRaw[T any](s *scanner, dst **T) error {
+	start := s.i
+	if err := s.skip(1); err != nil {
+		return err
+	}
+	raw := s.b[start:s.i]
+	if string(raw) == "null" {
+		*dst = nil
+		return nil
+	}
+	if *dst == nil {
+		*dst = new(T)
+	}
+	if err := json.Unmarshal(raw, *dst); err != nil {
+		return fmt.Errorf("decoding %T: %w", *dst, err)
+	}
+	return nil
+}
+
+// nodeNames reads the NodeNames array.
+func (d *argsDecoder) nodeNames(s *scanner, a *extenderv1.ExtenderArgs) error {
+	if s.literal("null") {
+		a.NodeNames = nil
+		d.idx = d.idx[:0]
+		return nil
+	}
+	if s.peek() != '[' {
+		if err := s.skip(1); err != nil {
+			return err
+		}
+		return errors.New("NodeNames must be an array of strings")
+	}
+	s.i++
+	names := d.names[:0]
+	if names == nil {
+		names = make([]string, 0, 64) // [] decodes to an empty, non-nil list
+	}
+	d.idx = d.idx[:0]
+	s.ws()
+	if !s.consume(']') {
+		for {
+			s.ws()
+			switch {
+			case s.peek() == '"':
+				raw, plain, err := s.str()
+				if err != nil {
+					return err
+				}
+				name, idx, err := d.intern(raw, plain)
+				if err != nil {
+					return err
+				}
+				names = append(names, name)
+				d.idx = append(d.idx, idx)
+			case s.literal("null"): // encoding/json leaves the element empty
+				names = append(names, "")
+				d.idx = append(d.idx, -1)
+			default:
+				if err := s.skip(2); err != nil {
+					return err
+				}
+				return errors.New("NodeNames must be an array of strings")
+			}
+			s.ws()
+			if s.consume(',') {
+				continue
+			}
+			if s.consume(']') {
+				break
+			}
+			return errSyntax
+		}
+	}
+	d.names = names
+	a.NodeNames = &d.names
+	return nil
+}
+
+// intern converts a string token's content to a string, reusing the
+// snapshot's copy of known node names.
+func (d *argsDecoder) intern(raw []byte, plain bool) (string, int32, error) {
+	if !plain {
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return "", -1, fmt.Errorf("decoding a node name: %w", err)
+		}
+		if d.snap != nil {
+			if i, ok := d.snap.Lookup(v); ok {
+				return d.snap.Node(i).Name, i, nil
+			}
+		}
+		return v, -1, nil
+	}
+	content := raw[1 : len(raw)-1]
+	if d.snap != nil {
+		if i, ok := d.snap.lookupBytes(content); ok {
+			return d.snap.Node(i).Name, i, nil
+		}
+	}
+	return string(content), -1, nil
+}
+
+// scanner is a validating JSON scanner over a byte slice.
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) eof() bool { return s.i >= len(s.b) }
+
+func (s *scanner) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) consume(c byte) bool {
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+func (s *scanner) literal(lit string) bool {
+	if len(s.b)-s.i >= len(lit) && string(s.b[s.i:s.i+len(lit)]) == lit {
+		s.i += len(lit)
+		return true
+	}
+	return false
+}
+
+// plainByte marks the bytes a string may contain that need no attention:
+// printable ASCII except the quote and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// str scans a string token and returns it with its quotes; plain is true
+// when it has no escapes and only ASCII (its content is its value).
+func (s *scanner) str() (raw []byte, plain bool, err error) {
+	start := s.i
+	if !s.consume('"') {
+		return nil, false, errSyntax
+	}
+	i := s.i
+	for i < len(s.b) && plainByte[s.b[i]] {
+		i++
+	}
+	s.i = i
+	if i < len(s.b) && s.b[i] == '"' { // the common case: a plain string
+		s.i++
+		return s.b[start:s.i], true, nil
+	}
+	plain = true
+	for s.i < len(s.b) {
+		c := s.b[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			return s.b[start:s.i], plain, nil
+		case c == '\\':
+			plain = false
+			s.i++
+			if s.i >= len(s.b) {
+				return nil, false, errSyntax
+			}
+			switch s.b[s.i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i++
+			case 'u':
+				if len(s.b)-s.i < 5 {
+					return nil, false, errSyntax
+				}
+				for _, h := range s.b[s.i+1 : s.i+5] {
+					if !isHex(h) {
+						return nil, false, errSyntax
+					}
+				}
+				s.i += 5
+			default:
+				return nil, false, errSyntax
+			}
+		case c < 0x20:
+			return nil, false, errSyntax
+		default:
+			if c >= utf8.RuneSelf {
+				plain = false
+			}
+			s.i++
+		}
+	}
+	return nil, false, errSyntax
+}
+
+// key scans an object key and returns its value.
+func (s *scanner) key() ([]byte, error) {
+	raw, plain, err := s.str()
+	if err != nil {
+		return nil, err
+	}
+	if plain {
+		return raw[1 : len(raw)-1], nil
+	}
+	var k string
+	if err := json.Unmarshal(raw, &k); err != nil {
+		return nil, errSyntax
+	}
+	return []byte(k), nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// skip scans and validates one value at nesting depth depth (the number of
+// enclosing objects and arrays).
+func (s *scanner) skip(depth int) error {
+	// stack holds the open containers: '{' or '['.
+	var stackBuf [32]byte
+	stack := stackBuf[:0]
+	for {
+		// A value.
+		s.ws()
+		switch c := s.peek(); {
+		case c == '{' || c == '[':
+			if depth+len(stack)+1 > maxDepth {
+				return errors.New("request body is nested too deeply")
+			}
+			s.i++
+			stack = append(stack, c)
+			s.ws()
+			if c == '{' {
+				if s.consume('}') {
+					stack = stack[:len(stack)-1]
+					break
+				}
+				if err := s.objectKey(); err != nil {
+					return err
+				}
+			} else if s.consume(']') {
+				stack = stack[:len(stack)-1]
+				break
+			}
+			continue // the first member's value
+		case c == '"':
+			if _, _, err := s.str(); err != nil {
+				return err
+			}
+		case c == '-' || ('0' <= c && c <= '9'):
+			if err := s.number(); err != nil {
+				return err
+			}
+		case s.literal("true"), s.literal("false"), s.literal("null"):
+		default:
+			return errSyntax
+		}
+		// After a value: close containers or move to the next member.
+		for {
+			if len(stack) == 0 {
+				return nil
+			}
+			s.ws()
+			top := stack[len(stack)-1]
+			if s.consume(',') {
+				if top == '{' {
+					s.ws()
+					if err := s.objectKey(); err != nil {
+						return err
+					}
+				}
+				break
+			}
+			if (top == '{' && s.consume('}')) || (top == '[' && s.consume(']')) {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			return errSyntax
+		}
+	}
+}
+
+// objectKey scans `"key" :`.
+func (s *scanner) objectKey() error {
+	if _, _, err := s.str(); err != nil {
+		return err
+	}
+	s.ws()
+	if !s.consume(':') {
+		return errSyntax
+	}
+	return nil
+}
+
+// number scans a JSON number.
+func (s *scanner) number() error {
+	s.consume('-')
+	switch {
+	case s.consume('0'):
+	case s.i < len(s.b) && '1' <= s.b[s.i] && s.b[s.i] <= '9':
+		s.digits()
+	default:
+		return errSyntax
+	}
+	if s.consume('.') {
+		if s.digits() == 0 {
+			return errSyntax
+		}
+	}
+	if s.consume('e') || s.consume('E') {
+		if !s.consume('+') {
+			s.consume('-')
+		}
+		if s.digits() == 0 {
+			return errSyntax
+		}
+	}
+	return nil
+}
+
+func (s *scanner) digits() int {
+	n := 0
+	for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
+		s.i++
+		n++
+	}
+	return n
+}
+
+// appendString appends s as a JSON string.
+func appendString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			b, _ := json.Marshal(s) // cannot fail for a string
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
+}
+
+// appendFilterResult encodes an ExtenderFilterResult for evs. texts gives
+// the reason strings. nodes, when the request carried a NodeList instead of
+// NodeNames, is that list: the passing nodes are returned in Nodes too.
+func appendFilterResult(buf []byte, evs []nodeEval, text func(*nodeEval) string, nodes *v1.NodeList) ([]byte, error) {
+	buf = append(buf, `{"Nodes":`...)
+	if nodes == nil {
+		buf = append(buf, "null"...)
+	} else {
+		out := v1.NodeList{TypeMeta: nodes.TypeMeta, ListMeta: nodes.ListMeta}
+		for i := range evs {
+			if evs[i].Verdict == vPass && i < len(nodes.Items) {
+				out.Items = append(out.Items, nodes.Items[i])
+			}
+		}
+		b, err := json.Marshal(&out)
+		if err != nil {
+			return buf, fmt.Errorf("encoding nodes: %w", err)
+		}
+		buf = append(buf, b...)
+	}
+	buf = append(buf, `,"NodeNames":[`...)
+	first := true
+	for i := range evs {
+		if evs[i].Verdict == vPass {
+			if !first {
+				buf = append(buf, ',')
+			}
+			first = false
+			buf = appendString(buf, evs[i].Name)
+		}
+	}
+	buf = append(buf, ']')
+	for _, m := range []struct {
+		key string
+		v   verdict
+	}{{`,"FailedNodes":{`, vFail}, {`,"FailedAndUnresolvableNodes":{`, vUnresolvable}} {
+		buf = append(buf, m.key...)
+		first = true
+		for i := range evs {
+			if evs[i].Verdict == m.v {
+				if !first {
+					buf = append(buf, ',')
+				}
+				first = false
+				buf = appendString(buf, evs[i].Name)
+				buf = append(buf, ':')
+				buf = appendString(buf, text(&evs[i]))
+			}
+		}
+		buf = append(buf, '}')
+	}
+	return append(buf, `,"Error":""}`...), nil
+}
+
+// appendPriorities encodes a HostPriorityList for evs.
+func appendPriorities(buf []byte, evs []nodeEval) []byte {
+	buf = append(buf, '[')
+	for i := range evs {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, `{"Host":`...)
+		buf = appendString(buf, evs[i].Name)
+		buf = append(buf, `,"Score":`...)
+		buf = strconv.AppendInt(buf, max(evs[i].Score, 0), 10)
+		buf = append(buf, '}')
+	}
+	return append(buf, ']')
+}
+
+// appendError encodes a protocol error ({"Error": msg}; a valid
+// ExtenderFilterResult).
+func appendError(buf []byte, msg string) []byte {
+	buf = append(buf, `{"Error":`...)
+	buf = appendString(buf, msg)
+	return append(buf, '}')
+}

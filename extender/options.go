@@ -1,0 +1,116 @@
+package extender
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"k8s.io/utils/clock"
+)
+
+// Options configure the extender.
+type Options struct {
+	// ListenAddr serves the extender protocol (/filter, /prioritize). The
+	// extender runs as a sidecar of kube-scheduler, so it listens on loopback.
+	ListenAddr string
+	// HealthAddr serves /healthz, /readyz, /metrics and /explain.
+	HealthAddr string
+	// MetricsInterval is how often NodeMetrics are polled from metrics.k8s.io.
+	MetricsInterval time.Duration
+	// MetricsMaxAge is the age beyond which a node's sample is stale and the
+	// requests-based fallback is used; 0 means 3 × MetricsInterval.
+	MetricsMaxAge time.Duration
+	// ShapeTolerance is the relative difference in allocatable CPU and memory
+	// from the pool's reference shape a node may have and still count as equal.
+	ShapeTolerance float64
+	// HotThreshold, when > 0, rejects nodes whose live effective CPU
+	// utilisation (0..1) is at or above it, unless that would reject every
+	// node. 0 turns it off.
+	HotThreshold float64
+	// ReservationTTL bounds how long a predicted placement counts when the
+	// pod is never seen bound.
+	ReservationTTL time.Duration
+	// MaxBodyBytes caps a protocol request body.
+	MaxBodyBytes int64
+	// ExplainHistory is the number of recent decisions GET /explain keeps.
+	ExplainHistory int
+	// Clock is the time source (a fake one in tests).
+	Clock clock.WithTicker
+}
+
+// Defaults.
+const (
+	DefaultListenAddr      = "127.0.0.1:8888"
+	DefaultHealthAddr      = ":8889"
+	DefaultMetricsInterval = 15 * time.Second
+	DefaultShapeTolerance  = 0.05
+	DefaultReservationTTL  = 60 * time.Second
+	// DefaultMaxBodyBytes fits the NodeNames of far more than 5,000 nodes and
+	// a full NodeList of a few hundred (when nodeCacheCapable is off).
+	DefaultMaxBodyBytes   = 16 << 20
+	DefaultExplainHistory = 32
+)
+
+// Default returns the default options.
+func Default() Options {
+	return Options{
+		ListenAddr:      DefaultListenAddr,
+		HealthAddr:      DefaultHealthAddr,
+		MetricsInterval: DefaultMetricsInterval,
+		ShapeTolerance:  DefaultShapeTolerance,
+		ReservationTTL:  DefaultReservationTTL,
+		MaxBodyBytes:    DefaultMaxBodyBytes,
+		ExplainHistory:  DefaultExplainHistory,
+		Clock:           clock.RealClock{},
+	}
+}
+
+// MaxAge is the effective metrics max age.
+func (o Options) MaxAge() time.Duration {
+	if o.MetricsMaxAge == 0 {
+		return 3 * o.MetricsInterval
+	}
+	return o.MetricsMaxAge
+}
+
+// Validate reports every invalid option.
+func (o Options) Validate() error {
+	var errs []error
+	for _, a := range []struct{ name, addr string }{{"listen address", o.ListenAddr}, {"health address", o.HealthAddr}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: must be host:port: %w", a.name, a.addr, err))
+		}
+	}
+	if o.ListenAddr != "" && o.ListenAddr == o.HealthAddr {
+		errs = append(errs, fmt.Errorf("listen and health addresses must differ (both %q)", o.ListenAddr))
+	}
+	if o.MetricsInterval < time.Second {
+		errs = append(errs, fmt.Errorf("metrics interval %v: must be at least 1s", o.MetricsInterval))
+	}
+	if o.MetricsMaxAge != 0 && o.MetricsMaxAge < o.MetricsInterval {
+		errs = append(errs, fmt.Errorf("metrics max age %v: must be 0 (3 × interval) or at least the interval %v", o.MetricsMaxAge, o.MetricsInterval))
+	}
+	if o.MetricsMaxAge < 0 {
+		errs = append(errs, fmt.Errorf("metrics max age %v: must not be negative", o.MetricsMaxAge))
+	}
+	if !(o.ShapeTolerance >= 0 && o.ShapeTolerance < 1) { // also rejects NaN
+		errs = append(errs, fmt.Errorf("shape tolerance %v: must be in [0, 1)", o.ShapeTolerance))
+	}
+	if !(o.HotThreshold >= 0 && o.HotThreshold <= 1) {
+		errs = append(errs, fmt.Errorf("hot threshold %v: must be 0 (off) or in (0, 1]", o.HotThreshold))
+	}
+	if o.ReservationTTL < time.Second {
+		errs = append(errs, fmt.Errorf("reservation TTL %v: must be at least 1s", o.ReservationTTL))
+	}
+	if o.MaxBodyBytes < 1<<10 {
+		errs = append(errs, fmt.Errorf("max body bytes %d: must be at least 1024", o.MaxBodyBytes))
+	}
+	if o.ExplainHistory < 1 || o.ExplainHistory > 10000 {
+		errs = append(errs, fmt.Errorf("explain history %d: must be between 1 and 10000", o.ExplainHistory))
+	}
+	if o.Clock == nil {
+		errs = append(errs, errors.New("clock: must be set (Default sets the real clock)"))
+	}
+	return errors.Join(errs...)
+}

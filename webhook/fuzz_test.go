@@ -1,0 +1,88 @@
+package webhook
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/hdscale/hdscale/internal/policy"
+)
+
+// fuzzNamespaces are the namespace labellings the fuzz target picks from.
+var fuzzNamespaces = []map[string]string{
+	{policy.LabelPattern: "per-node"},
+	{policy.LabelPattern: "per-core", policy.LabelConflict: "enforce"},
+	{policy.LabelPattern: "per-node-single", policy.LabelConflict: "reject"},
+	{policy.LabelPattern: "per-node", policy.LabelMode: "audit", policy.LabelConflict: "enforce"},
+	{policy.LabelPattern: "per-node", policy.LabelConflict: "enforce", policy.LabelWorkersPerCore: "3", policy.LabelCPU: "2500m", policy.LabelScheduler: "default"},
+	{policy.LabelPattern: "per-core", policy.LabelPool: "empty", policy.LabelConflict: "enforce"},
+	{policy.LabelPattern: "per-pod"},
+	{"team": "a"},
+}
+
+// FuzzMutate feeds AdmissionReview bodies through the /mutate handler and
+// checks: no panic, a 200 with a decodable AdmissionReview (or a 4xx for a bad
+// body), warnings within MaxWarningLength, and for every allowed response with
+// a patch, that the patch applies to the request's object, gives a decodable
+// pod, and that admitting that pod again changes nothing.
+func FuzzMutate(f *testing.F) {
+	for i, name := range caseNames(f) {
+		f.Add(reviewBody(f, podRequest(readCase(f, name))), uint8(i))
+	}
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE","namespace":"hetida","object":{"spec":{"containers":[{"name":"a","image":"hetida/designer-runtime","env":[{"name":"WEB_CONCURRENCY","value":"x"},{"name":"WEB_CONCURRENCY","valueFrom":{}}],"resources":{"limits":{"cpu":"1e3"}}}],"nodeSelector":null,"tolerations":[null]},"metadata":{"annotations":{"hdscale.io/policy":"{}"}}}}}`), uint8(1))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE","namespace":"hetida","object":{"Spec":{},"spec":{"containers":[{"name":"a~/b","image":"localhost:5000/hetida/designer-runtime:1@sha256:00"},{}]},"x/y~z":[1]}}}`), uint8(2))
+	f.Add([]byte(`{}`), uint8(0))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{}}`), uint8(0))
+
+	mutators := make([]*Mutator, len(fuzzNamespaces))
+	for i, l := range fuzzNamespaces {
+		m := testMutator(l)
+		m.Pools = StaticPools{policy.DefaultPool: testPool, "mixed": {Nodes: 2, MinCPUMilli: 2000, MaxCPUMilli: 8000, ReservedCPUMilli: 100}}
+		mutators[i] = m
+	}
+	f.Fuzz(func(t *testing.T, body []byte, which uint8) {
+		m := mutators[int(which)%len(mutators)]
+		h, _ := testHandler(t, PathMutate, m.Admit)
+		rec := post(h, body, "application/json")
+		switch rec.Code {
+		case http.StatusOK:
+		case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
+			return
+		default:
+			t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+		}
+		var review admissionv1.AdmissionReview
+		if err := json.Unmarshal(rec.Body.Bytes(), &review); err != nil || review.Response == nil {
+			t.Fatalf("undecodable response %q: %v", rec.Body.String(), err)
+		}
+		resp := review.Response
+		for _, w := range resp.Warnings {
+			if len(w) > MaxWarningLength {
+				t.Fatalf("warning of %d bytes: %q", len(w), w)
+			}
+		}
+		if len(resp.Patch) == 0 {
+			return
+		}
+		if !resp.Allowed {
+			t.Fatalf("denied response with a patch: %+v", resp)
+		}
+		req, err := decodeReview(body)
+		if err != nil {
+			t.Fatalf("handler answered 200 to a body decodeReview rejects: %v", err)
+		}
+		patched := applyPatch(t, req.Request.Object.Raw, resp.Patch)
+		var probe any
+		if err := json.Unmarshal(patched, &probe); err != nil {
+			t.Fatalf("patched object is not JSON: %v", err)
+		}
+		again := *req.Request
+		again.Object.Raw = patched
+		resp2, _ := m.Admit(&again)
+		if !resp2.Allowed || len(resp2.Patch) > 0 {
+			t.Fatalf("re-admitting the patched pod: allowed=%v patch=%s (first patch %s)", resp2.Allowed, resp2.Patch, resp.Patch)
+		}
+	})
+}

@@ -1,0 +1,250 @@
+package webhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/hdscale/hdscale/internal/policy"
+)
+
+// Informers keeps the webhook's facts in client-go informer caches:
+// namespaces (for their labels), nodes and DaemonSets (for the pool shapes).
+// Pool shapes are recomputed after node and DaemonSet events by one goroutine
+// and swapped in atomically, so a request only reads a map.
+type Informers struct {
+	log     logr.Logger
+	metrics *Metrics
+	factory informers.SharedInformerFactory
+
+	nsInformer, nodeInformer, dsInformer cache.SharedIndexInformer
+	namespaces                           corelisters.NamespaceLister
+	nodes                                corelisters.NodeLister
+	daemonSets                           appslisters.DaemonSetLister
+
+	pools   atomic.Pointer[map[string]policy.PoolShape]
+	dirty   chan struct{}
+	first   chan struct{} // closed after the first snapshot once the caches synced
+	ready   atomic.Bool
+	started atomic.Bool
+}
+
+// NewInformers prepares the informers (nothing talks to the API server before
+// Start). resync 0 disables periodic resyncs, which the webhook does not need.
+func NewInformers(client kubernetes.Interface, resync time.Duration, met *Metrics, log logr.Logger) (*Informers, error) {
+	if client == nil {
+		return nil, errors.New("webhook: NewInformers: nil client")
+	}
+	if met == nil {
+		var err error
+		if met, err = NewMetrics(nil); err != nil {
+			return nil, err
+		}
+	}
+	i := &Informers{
+		log:     log.WithName("informers"),
+		metrics: met,
+		factory: informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(slim)),
+		dirty:   make(chan struct{}, 1),
+		first:   make(chan struct{}),
+	}
+	i.nsInformer = i.factory.Core().V1().Namespaces().Informer()
+	i.namespaces = i.factory.Core().V1().Namespaces().Lister()
+	i.nodeInformer = i.factory.Core().V1().Nodes().Informer()
+	i.nodes = i.factory.Core().V1().Nodes().Lister()
+	i.dsInformer = i.factory.Apps().V1().DaemonSets().Informer()
+	i.daemonSets = i.factory.Apps().V1().DaemonSets().Lister()
+
+	onNode := cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { i.markDirty() },
+		UpdateFunc: func(oldObj, newObj any) {
+			o, ok1 := oldObj.(*corev1.Node)
+			n, ok2 := newObj.(*corev1.Node)
+			if !ok1 || !ok2 || nodeShapeChanged(o, n) {
+				i.markDirty()
+			}
+		},
+		DeleteFunc: func(any) { i.markDirty() },
+	}
+	onDaemonSet := cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { i.markDirty() },
+		UpdateFunc: func(oldObj, newObj any) {
+			o, ok1 := oldObj.(*appsv1.DaemonSet)
+			n, ok2 := newObj.(*appsv1.DaemonSet)
+			if !ok1 || !ok2 || !equality.Semantic.DeepEqual(o.Spec.Template.Spec, n.Spec.Template.Spec) {
+				i.markDirty()
+			}
+		},
+		DeleteFunc: func(any) { i.markDirty() },
+	}
+	if _, err := i.nodeInformer.AddEventHandler(onNode); err != nil {
+		return nil, fmt.Errorf("watching nodes: %w", err)
+	}
+	if _, err := i.dsInformer.AddEventHandler(onDaemonSet); err != nil {
+		return nil, fmt.Errorf("watching daemonsets: %w", err)
+	}
+	empty := map[string]policy.PoolShape{}
+	i.pools.Store(&empty)
+	return i, nil
+}
+
+// slim drops what the webhook never reads from cached objects.
+func slim(obj any) (any, error) {
+	if m, err := meta.Accessor(obj); err == nil {
+		m.SetManagedFields(nil)
+	}
+	if n, ok := obj.(*corev1.Node); ok {
+		n.Status.Images = nil
+	}
+	return obj, nil
+}
+
+// nodeShapeChanged reports whether an update can change a pool's shape.
+func nodeShapeChanged(o, n *corev1.Node) bool {
+	if o.Labels[policy.NodePoolKey] != n.Labels[policy.NodePoolKey] && (o.Labels[policy.NodePoolKey] != "" || n.Labels[policy.NodePoolKey] != "") {
+		return true
+	}
+	if n.Labels[policy.NodePoolKey] == "" {
+		return false // never was and is not a pool node
+	}
+	oq, nq := o.Status.Allocatable[corev1.ResourceCPU], n.Status.Allocatable[corev1.ResourceCPU]
+	return nodeUsable(o) != nodeUsable(n) || oq.Cmp(nq) != 0 ||
+		!maps.Equal(o.Labels, n.Labels) || !equality.Semantic.DeepEqual(o.Spec.Taints, n.Spec.Taints)
+}
+
+func (i *Informers) markDirty() {
+	select {
+	case i.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// Start starts the informers and the pool-shape loop (both stop when ctx
+// ends) and returns once the caches synced and the first pool shapes are
+// computed, or with an error when ctx ends first.
+func (i *Informers) Start(ctx context.Context) error {
+	if !i.started.CompareAndSwap(false, true) {
+		return errors.New("webhook: informers already started")
+	}
+	i.factory.Start(ctx.Done())
+	go i.loop(ctx)
+	if !cache.WaitForCacheSync(ctx.Done(), i.nsInformer.HasSynced, i.nodeInformer.HasSynced, i.dsInformer.HasSynced) {
+		return fmt.Errorf("webhook: stopped before the informer caches synced: %w", errors.Join(ctx.Err(), i.Ready()))
+	}
+	i.markDirty()
+	select {
+	case <-i.first:
+	case <-ctx.Done():
+		return fmt.Errorf("webhook: stopped before the first pool shapes: %w", ctx.Err())
+	}
+	i.ready.Store(true)
+	i.log.Info("informer caches synced", "pools", len(*i.pools.Load()))
+	return nil
+}
+
+// loop recomputes the pool shapes after each batch of node and DaemonSet
+// events: an event arriving during a recompute marks dirty again, so the
+// latest state is always picked up.
+func (i *Informers) loop(ctx context.Context) {
+	firstDone := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-i.dirty:
+		}
+		if !i.nodeInformer.HasSynced() || !i.dsInformer.HasSynced() {
+			continue // Start marks dirty once synced
+		}
+		if err := i.recompute(); err != nil {
+			i.log.Error(err, "computing pool shapes")
+			continue
+		}
+		if !firstDone {
+			firstDone = true
+			close(i.first)
+		}
+	}
+}
+
+func (i *Informers) recompute() error {
+	nodes, err := i.nodes.List(labels.Everything())
+	if err != nil {
+		return fmt.Errorf("listing nodes: %w", err)
+	}
+	dss, err := i.daemonSets.List(labels.Everything())
+	if err != nil {
+		return fmt.Errorf("listing daemonsets: %w", err)
+	}
+	next := ComputePoolShapes(nodes, dss)
+	prev := *i.pools.Load()
+	i.pools.Store(&next)
+	for pool, s := range next {
+		uneven := 0.0
+		if s.Uneven() {
+			uneven = 1
+		}
+		i.metrics.poolUneven.WithLabelValues(pool).Set(uneven)
+		i.metrics.poolNodes.WithLabelValues(pool).Set(float64(s.Nodes))
+		if old, ok := prev[pool]; !ok || old != s {
+			i.log.Info("pool shape", "pool", pool, "nodes", s.Nodes, "minCPU", policy.MilliString(s.MinCPUMilli),
+				"maxCPU", policy.MilliString(s.MaxCPUMilli), "reservedCPU", policy.MilliString(s.ReservedCPUMilli), "uneven", s.Uneven())
+		}
+	}
+	for pool := range prev {
+		if _, ok := next[pool]; !ok {
+			i.metrics.poolUneven.DeleteLabelValues(pool)
+			i.metrics.poolNodes.DeleteLabelValues(pool)
+			i.log.Info("pool has no usable nodes any more", "pool", pool)
+		}
+	}
+	return nil
+}
+
+// Ready returns nil once the caches synced and the first pool shapes exist;
+// otherwise it names the caches still syncing.
+func (i *Informers) Ready() error {
+	if i.ready.Load() {
+		return nil
+	}
+	var missing []string
+	for _, x := range []struct {
+		name string
+		inf  cache.SharedIndexInformer
+	}{{"namespaces", i.nsInformer}, {"nodes", i.nodeInformer}, {"daemonsets", i.dsInformer}} {
+		if !x.inf.HasSynced() {
+			missing = append(missing, x.name)
+		}
+	}
+	if len(missing) == 0 {
+		return errors.New("pool shapes not computed yet")
+	}
+	sort.Strings(missing)
+	return fmt.Errorf("informer caches not synced: %s", strings.Join(missing, ", "))
+}
+
+// Namespaces returns the cached namespaces.
+func (i *Informers) Namespaces() Namespaces { return i.namespaces }
+
+// PoolShape implements PoolShapes from the latest snapshot.
+func (i *Informers) PoolShape(pool string) policy.PoolShape { return (*i.pools.Load())[pool] }
+
+// Pools returns a copy of the latest pool shapes.
+func (i *Informers) Pools() map[string]policy.PoolShape { return maps.Clone(*i.pools.Load()) }

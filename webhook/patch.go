@@ -1,0 +1,75 @@
+package webhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+
+	"gomodules.xyz/jsonpatch/v2"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// createPatch returns the JSON patch that applies the webhook's changes
+// (original -> mutated, two typed pods) to raw, the pod exactly as the API
+// server sent it; nil when there are none. Paths come from
+// jsonpatch.CreatePatch's diffs, never by hand:
+//
+//	patch = CreatePatch(raw, json(mutated)) − CreatePatch(raw, json(original))
+//
+// The second diff holds the round-trip artifacts of decoding and re-encoding
+// raw with typed structs: fields this k8s.io/api version does not know
+// (removed), empty structs the types always emit (resources: {}, status: {}),
+// non-canonical quantities. Dropping the operations that both diffs share
+// keeps exactly the webhook's changes, leaves everything else in raw as it
+// was, and still applies to raw: CreatePatch emits a missing subtree as one
+// "add" and diffs existing ones in place, so no kept operation depends on a
+// dropped one.
+//
+// The API server serializes objects with these same types, so for a request
+// from a same-version API server raw equals json(original) and the second
+// diff is CreatePatch's byte-comparison fast path.
+func createPatch(raw []byte, original, mutated *corev1.Pod) ([]byte, error) {
+	raw = bytes.TrimSpace(raw)
+	mutatedJSON, err := json.Marshal(mutated)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the mutated pod: %w", err)
+	}
+	ops, err := jsonpatch.CreatePatch(raw, mutatedJSON)
+	if err != nil {
+		return nil, fmt.Errorf("diffing the pod: %w", err)
+	}
+	if len(ops) == 0 {
+		return nil, nil
+	}
+	originalJSON, err := json.Marshal(original)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the pod: %w", err)
+	}
+	artifacts, err := jsonpatch.CreatePatch(raw, originalJSON)
+	if err != nil {
+		return nil, fmt.Errorf("diffing the pod: %w", err)
+	}
+	if len(artifacts) > 0 {
+		byPath := make(map[string]jsonpatch.Operation, len(artifacts))
+		for _, a := range artifacts {
+			byPath[a.Path] = a
+		}
+		kept := ops[:0]
+		for _, op := range ops {
+			if a, ok := byPath[op.Path]; ok && a.Operation == op.Operation && reflect.DeepEqual(a.Value, op.Value) {
+				continue
+			}
+			kept = append(kept, op)
+		}
+		ops = kept
+	}
+	if len(ops) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(ops)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the patch: %w", err)
+	}
+	return b, nil
+}
