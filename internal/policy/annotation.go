@@ -91,8 +91,15 @@ func parseMilli(s string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%q is not a quantity", s)
 	}
-	if q.MilliValue() <= 0 {
+	// Bound the quantity before converting it: MilliValue silently wraps
+	// around for values beyond int64 millis (e.g. "99999999999999999999"
+	// would become an arbitrary positive number), and no node has more than
+	// maxCPUMilli CPU.
+	if q.Sign() <= 0 {
 		return 0, fmt.Errorf("%q must be positive", s)
+	}
+	if q.Cmp(*resource.NewMilliQuantity(maxCPUMilli, resource.DecimalSI)) > 0 {
+		return 0, fmt.Errorf("%q must be at most %s", s, MilliString(maxCPUMilli))
 	}
 	return q.MilliValue(), nil
 }

@@ -34,6 +34,12 @@ func TestParseAnnotationErrors(t *testing.T) {
 		"no pool":     `{"pattern":"per-core","cpuRequest":"1","cpuLimit":"1"}`,
 		"bad request": `{"pattern":"per-core","pool":"runtime","cpuRequest":"a","cpuLimit":"1"}`,
 		"zero limit":  `{"pattern":"per-core","pool":"runtime","cpuRequest":"1","cpuLimit":"0"}`,
+		// MilliValue wraps around beyond int64 millis; these used to be
+		// accepted as arbitrary (positive) CPU amounts.
+		"huge request":       `{"pattern":"per-core","pool":"runtime","cpuRequest":"99999999999999999999","cpuLimit":"1"}`,
+		"huge milli limit":   `{"pattern":"per-core","pool":"runtime","cpuRequest":"1","cpuLimit":"100000000000000000000m"}`,
+		"above 1024 cores":   `{"pattern":"per-core","pool":"runtime","cpuRequest":"1025","cpuLimit":"1025"}`,
+		"exponent overflows": `{"pattern":"per-core","pool":"runtime","cpuRequest":"1e18","cpuLimit":"1"}`,
 	}
 	for name, v := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -49,9 +55,11 @@ func TestParseAnnotationErrors(t *testing.T) {
 func FuzzParseAnnotation(f *testing.F) {
 	f.Add(`{"pattern":"per-core","pool":"runtime","cpuRequest":"1","cpuLimit":"1"}`)
 	f.Add(`{"pattern":"per-node","pool":"r","cpuRequest":"3800m","cpuLimit":"4"}`)
+	f.Add(`{"pattern":"per-core","pool":"r","cpuRequest":"99999999999999999999","cpuLimit":"1"}`)
 	f.Fuzz(func(t *testing.T, v string) {
 		_, pl, err := ParseAnnotation(v)
-		if err == nil && (pl.CPURequestMilli <= 0 || pl.CPULimitMilli <= 0 || !pl.Pattern.Valid() || pl.Pool == "") {
+		if err == nil && (pl.CPURequestMilli <= 0 || pl.CPULimitMilli <= 0 || pl.CPURequestMilli > maxCPUMilli ||
+			pl.CPULimitMilli > maxCPUMilli || !pl.Pattern.Valid() || pl.Pool == "") {
 			t.Fatalf("accepted invalid placement %+v from %q", pl, v)
 		}
 	})

@@ -18,16 +18,19 @@ const ShutdownGrace = 10 * time.Second
 // srv.TLSConfig is set it serves TLS with the certificates it provides.
 func Run(ctx context.Context, log logr.Logger, srv *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
+	// Decide once, before serving: Serve configures HTTP/2, which sets
+	// srv.TLSConfig, so reading it afterwards would race (and misreport).
+	useTLS := srv.TLSConfig != nil
 	go func() {
 		var err error
-		if srv.TLSConfig != nil {
+		if useTLS {
 			err = srv.ServeTLS(ln, "", "")
 		} else {
 			err = srv.Serve(ln)
 		}
 		errc <- err
 	}()
-	log.Info("serving", "addr", ln.Addr().String(), "tls", srv.TLSConfig != nil)
+	log.Info("serving", "addr", ln.Addr().String(), "tls", useTLS)
 	select {
 	case err := <-errc:
 		if errors.Is(err, http.ErrServerClosed) {
