@@ -3,7 +3,6 @@ package extender
 import (
 	"fmt"
 	"math"
-	"sync"
 	"time"
 
 	"github.com/hdscale/hdscale/internal/policy"
@@ -96,12 +95,13 @@ type evalCtx struct {
 	// over holds, per node index, what reservations add (see overlay);
 	// touched lists the non-zero entries.
 	over    []resOnNode
+	overBuf *[]resOnNode
 	touched []int32
 	texts   [numReasons]string
 }
 
-// overlayPool recycles the per-request reservation overlays.
-var overlayPool sync.Pool
+// overlays recycles the per-request reservation overlays.
+var overlays = newFreeList[[]resOnNode](4)
 
 // newEvalCtx returns the context of one request. Call release when done.
 func newEvalCtx(snap *Snapshot, res *resView, pod *podCtx, now time.Time, o *Options) *evalCtx {
@@ -113,11 +113,11 @@ func newEvalCtx(snap *Snapshot, res *resView, pod *podCtx, now time.Time, o *Opt
 	}
 	c.groups = snap.groups[pod.Group]
 	if len(res.byNode) > 0 {
-		if p, ok := overlayPool.Get().(*[]resOnNode); ok && cap(*p) >= snap.Len() {
-			c.over = (*p)[:snap.Len()]
-		} else {
-			c.over = make([]resOnNode, snap.Len())
+		c.overBuf = overlays.get()
+		if cap(*c.overBuf) < snap.Len() {
+			*c.overBuf = make([]resOnNode, snap.Len())
 		}
+		c.over = (*c.overBuf)[:snap.Len()]
 		c.touched = res.overlay(snap, pod.UID, pod.Group, now, c.over, nil)
 	}
 	return c
@@ -131,9 +131,8 @@ func (c *evalCtx) release() {
 	for _, i := range c.touched {
 		c.over[i] = resOnNode{}
 	}
-	over := c.over
 	c.over, c.touched = nil, nil
-	overlayPool.Put(&over)
+	overlays.put(c.overBuf)
 }
 
 // assess fills ev's usage facts: the one place effective utilisation is

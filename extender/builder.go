@@ -289,10 +289,14 @@ func (b *Builder) newLayout() *layout {
 	slices.Sort(l.names)
 	l.index = make(map[string]int32, len(l.names))
 	l.quoted = make([]string, len(l.names))
+	l.plain = make([]bool, len(l.names))
+	l.hostPrefix = make([]string, len(l.names))
 	l.static = make([]nodeStatic, len(l.names))
 	for i, name := range l.names {
 		l.index[name] = int32(i)
 		l.quoted[i] = string(appendString(nil, name))
+		l.plain[i] = l.quoted[i] == `"`+name+`"`
+		l.hostPrefix[i] = `{"Host":` + l.quoted[i] + `,"Score":`
 		l.static[i] = b.nodes[name]
 	}
 	l.pools = poolFacts(l.static, b.tol)

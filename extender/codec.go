@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 
@@ -39,6 +41,14 @@ type argsDecoder struct {
 	// pods, when set, reuses the Pod decoded for the previous request when
 	// the bytes are the same (prioritize follows filter with the same pod).
 	pods *podCache
+	// kube-scheduler lists the nodes in the same order cycle after cycle
+	// (prioritize gets a subset in that order). next[i] is the node that
+	// followed node i in the last request decoded with layout layoutID, and
+	// head the first one, so most names are found by comparing them with
+	// a guess instead of hashing them.
+	layoutID   uint64
+	next       []int32
+	head, prev int32
 }
 
 // podCache remembers the last decoded Pod and its JSON. The Pod is shared
@@ -50,6 +60,20 @@ type podCache struct {
 type cachedPod struct {
 	raw []byte
 	pod *v1.Pod
+	// The pod's classification, computed once.
+	once sync.Once
+	pc   podCtx
+	kind podKind
+	msg  string
+}
+
+// classify is classify(pod), computed once for the cached pod.
+func (c *podCache) classify(pod *v1.Pod) (podCtx, podKind, string) {
+	if e := c.last.Load(); e != nil && e.pod == pod {
+		e.once.Do(func() { e.pc, e.kind, e.msg = classify(pod) })
+		return e.pc, e.kind, e.msg
+	}
+	return classify(pod)
 }
 
 // decode decodes the Pod value at s, from the cache when it is the same.
@@ -193,12 +217,25 @@ func (d *argsDecoder) nodeNames(s *scanner, a *extenderv1.ExtenderArgs) error {
 		names = make([]string, 0, 64) // [] decodes to an empty, non-nil list
 	}
 	d.idx = d.idx[:0]
+	d.prev = -1
+	if d.snap != nil && (d.layoutID != d.snap.layout.id || len(d.next) != d.snap.Len()) {
+		d.layoutID, d.head = d.snap.layout.id, -1
+		d.next = slices.Grow(d.next[:0], d.snap.Len())[:d.snap.Len()]
+		for i := range d.next {
+			d.next[i] = -1
+		}
+	}
 	s.ws()
 	if !s.consume(']') {
 		for {
 			s.ws()
 			switch {
 			case s.peek() == '"':
+				if name, idx, ok := d.guessAt(s); ok {
+					names = append(names, name)
+					d.idx = append(d.idx, idx)
+					break
+				}
 				raw, plain, err := s.str()
 				if err != nil {
 					return err
@@ -233,6 +270,30 @@ func (d *argsDecoder) nodeNames(s *scanner, a *extenderv1.ExtenderArgs) error {
 	return nil
 }
 
+// guessAt checks whether the string token at s is the node that followed
+// the previous one last time; if so it consumes the token. Only names that
+// need no escaping are guessed, so the token's bytes are the name.
+func (d *argsDecoder) guessAt(s *scanner) (string, int32, bool) {
+	if d.snap == nil {
+		return "", -1, false
+	}
+	g := d.head
+	if d.prev >= 0 {
+		g = d.next[d.prev]
+	}
+	if g < 0 || !d.snap.plain[g] {
+		return "", -1, false
+	}
+	name := d.snap.names[g]
+	end := s.i + 1 + len(name)
+	if end >= len(s.b) || s.b[end] != '"' || string(s.b[s.i+1:end]) != name {
+		return "", -1, false
+	}
+	s.i = end + 1
+	d.prev = g
+	return name, g, true
+}
+
 // intern converts a string token's content to a string, reusing the
 // snapshot's copy of known node names.
 func (d *argsDecoder) intern(raw []byte, plain bool) (string, int32, error) {
@@ -243,18 +304,26 @@ func (d *argsDecoder) intern(raw []byte, plain bool) (string, int32, error) {
 		}
 		if d.snap != nil {
 			if i, ok := d.snap.Lookup(v); ok {
-				return d.snap.Node(i).Name, i, nil
+				return d.snap.names[i], i, nil
 			}
 		}
 		return v, -1, nil
 	}
 	content := raw[1 : len(raw)-1]
-	if d.snap != nil {
-		if i, ok := d.snap.lookupBytes(content); ok {
-			return d.snap.Node(i).Name, i, nil
-		}
+	if d.snap == nil {
+		return string(content), -1, nil
 	}
-	return string(content), -1, nil
+	i, ok := d.snap.lookupBytes(content)
+	if !ok {
+		return string(content), -1, nil
+	}
+	if d.prev >= 0 {
+		d.next[d.prev] = i
+	} else {
+		d.head = i
+	}
+	d.prev = i
+	return d.snap.names[i], i, nil
 }
 
 // scanner is a validating JSON scanner over a byte slice.
@@ -512,10 +581,19 @@ func appendString(buf []byte, s string) []byte {
 	return append(buf, '"')
 }
 
-// appendFilterResult encodes an ExtenderFilterResult for evs. texts gives
+// appendName appends ev's node name as a JSON string, precomputed in
+// quoted (the snapshot's layout) for known nodes.
+func appendName(buf []byte, ev *nodeEval, quoted []string) []byte {
+	if ev.Idx >= 0 && int(ev.Idx) < len(quoted) {
+		return append(buf, quoted[ev.Idx]...)
+	}
+	return appendString(buf, ev.Name)
+}
+
+// appendFilterResult encodes an ExtenderFilterResult for evs. text gives
 // the reason strings. nodes, when the request carried a NodeList instead of
 // NodeNames, is that list: the passing nodes are returned in Nodes too.
-func appendFilterResult(buf []byte, evs []nodeEval, text func(*nodeEval) string, nodes *v1.NodeList) ([]byte, error) {
+func appendFilterResult(buf []byte, evs []nodeEval, quoted []string, text func(*nodeEval) string, nodes *v1.NodeList) ([]byte, error) {
 	buf = append(buf, `{"Nodes":`...)
 	if nodes == nil {
 		buf = append(buf, "null"...)
@@ -540,7 +618,7 @@ func appendFilterResult(buf []byte, evs []nodeEval, text func(*nodeEval) string,
 				buf = append(buf, ',')
 			}
 			first = false
-			buf = appendString(buf, evs[i].Name)
+			buf = appendName(buf, &evs[i], quoted)
 		}
 	}
 	buf = append(buf, ']')
@@ -556,7 +634,7 @@ func appendFilterResult(buf []byte, evs []nodeEval, text func(*nodeEval) string,
 					buf = append(buf, ',')
 				}
 				first = false
-				buf = appendString(buf, evs[i].Name)
+				buf = appendName(buf, &evs[i], quoted)
 				buf = append(buf, ':')
 				buf = appendString(buf, text(&evs[i]))
 			}
@@ -566,17 +644,27 @@ func appendFilterResult(buf []byte, evs []nodeEval, text func(*nodeEval) string,
 	return append(buf, `,"Error":""}`...), nil
 }
 
-// appendPriorities encodes a HostPriorityList for evs.
-func appendPriorities(buf []byte, evs []nodeEval) []byte {
+// appendPriorities encodes a HostPriorityList for evs; hostPrefix holds
+// the snapshot layout's precomputed `{"Host":"<name>","Score":` per node.
+func appendPriorities(buf []byte, evs []nodeEval, hostPrefix []string) []byte {
 	buf = append(buf, '[')
 	for i := range evs {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = append(buf, `{"Host":`...)
-		buf = appendString(buf, evs[i].Name)
-		buf = append(buf, `,"Score":`...)
-		buf = strconv.AppendInt(buf, max(evs[i].Score, 0), 10)
+		ev := &evs[i]
+		if ev.Idx >= 0 && int(ev.Idx) < len(hostPrefix) {
+			buf = append(buf, hostPrefix[ev.Idx]...)
+		} else {
+			buf = append(buf, `{"Host":`...)
+			buf = appendString(buf, ev.Name)
+			buf = append(buf, `,"Score":`...)
+		}
+		if sc := max(ev.Score, 0); sc < 10 {
+			buf = append(buf, byte('0'+sc))
+		} else {
+			buf = strconv.AppendInt(buf, sc, 10)
+		}
 		buf = append(buf, '}')
 	}
 	return append(buf, ']')

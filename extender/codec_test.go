@@ -3,6 +3,7 @@ package extender
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -165,7 +166,7 @@ func TestEncodeMatchesUpstreamTypes(t *testing.T) {
 		{Name: "pass-2", Verdict: vPass, Score: 10},
 	}
 	text := func(ev *nodeEval) string { return "because <" + ev.Reason.String() + ">\n" }
-	b, err := appendFilterResult(nil, evs, text, nil)
+	b, err := appendFilterResult(nil, evs, nil, text, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,18 +182,34 @@ func TestEncodeMatchesUpstreamTypes(t *testing.T) {
 	if !reflect.DeepEqual(fr, want) {
 		t.Errorf("filter result %s decodes to %+v, want %+v", b, fr, want)
 	}
-	var hp extenderv1.HostPriorityList
-	if err := json.Unmarshal(appendPriorities(nil, evs), &hp); err != nil {
-		t.Fatal(err)
-	}
 	wantHP := extenderv1.HostPriorityList{{Host: "pass-1", Score: 7}, {Host: "fail\"q", Score: 0}, {Host: "é", Score: 0}, {Host: "pass-2", Score: 10}}
-	if !reflect.DeepEqual(hp, wantHP) {
-		t.Errorf("priorities = %+v", hp)
+	// Unknown nodes (no layout) and known nodes (precomputed prefixes).
+	snap := Build(Input{Nodes: []*v1.Node{node("pass-1", "", 1, 1), node("fail\"q", "", 1, 1), node("é", "", 1, 1), node("pass-2", "", 1, 1)}})
+	known := slices.Clone(evs)
+	for i := range known {
+		known[i].Idx, _ = snap.Lookup(known[i].Name)
+	}
+	for _, c := range []struct {
+		evs    []nodeEval
+		prefix []string
+	}{{evs, nil}, {known, snap.hostPrefix}} {
+		var hp extenderv1.HostPriorityList
+		if err := json.Unmarshal(appendPriorities(nil, c.evs, c.prefix), &hp); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(hp, wantHP) {
+			t.Errorf("priorities = %+v", hp)
+		}
+	}
+	b, err = appendFilterResult(nil, known, snap.quoted, text, nil)
+	fr = extenderv1.ExtenderFilterResult{}
+	if err != nil || json.Unmarshal(b, &fr) != nil || !reflect.DeepEqual(fr, want) {
+		t.Errorf("filter result with precomputed names %s = %+v", b, fr)
 	}
 	// A NodeList request is answered with the passing nodes in Nodes too.
 	list := &v1.NodeList{Items: []v1.Node{{ObjectMeta: metav1.ObjectMeta{Name: "pass-1"}}, {ObjectMeta: metav1.ObjectMeta{Name: "fail\"q"}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "é"}}, {ObjectMeta: metav1.ObjectMeta{Name: "pass-2"}}}}
-	b, err = appendFilterResult(nil, evs, text, list)
+	b, err = appendFilterResult(nil, evs, nil, text, list)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,13 +82,19 @@ type decisionSlot struct {
 
 func newExplainLog(size int) *explainLog { return &explainLog{slots: make([]decisionSlot, size)} }
 
-// record stores a decision; evs and texts are copied.
-func (l *explainLog) record(d Decision, evs []nodeEval, texts *[numReasons]string) {
+// record stores a decision. It takes *evs (the request's buffer) and gives
+// the request the slot's previous buffer in exchange, so recording copies
+// nothing; evs may be nil for decisions without per-node detail.
+func (l *explainLog) record(d Decision, evs *[]nodeEval, texts *[numReasons]string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := &l.slots[l.next]
 	s.d = d
-	s.evs = append(s.evs[:0], evs...)
+	if evs != nil {
+		s.evs, *evs = *evs, s.evs[:0]
+	} else {
+		s.evs = s.evs[:0]
+	}
 	if texts != nil {
 		s.texts = *texts
 	} else {

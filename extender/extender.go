@@ -2,6 +2,7 @@ package extender
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -39,6 +40,8 @@ type Extender struct {
 	explain *explainLog
 	m       *metrics
 	pods    podCache
+	// pollFailing is true while NodeMetrics polls fail.
+	pollFailing atomic.Bool
 }
 
 // New returns an Extender for valid opts, registering its metrics on reg.
@@ -77,6 +80,22 @@ type outcome struct {
 	winner int
 	ctx    *evalCtx
 	msg    string
+	// decision is the explain entry; detailed says whether evs belong to it.
+	decision Decision
+	detailed bool
+}
+
+// record files the decision in the explain log, taking *evs (see
+// explainLog.record). Call it once the response is written.
+func (e *Extender) record(o *outcome, evs *[]nodeEval) {
+	var texts *[numReasons]string
+	if o.ctx != nil {
+		texts = &o.ctx.texts
+	}
+	if !o.detailed {
+		evs = nil
+	}
+	e.explain.record(o.decision, evs, texts)
 }
 
 // text returns the FailedNodes reason for ev.
@@ -92,7 +111,7 @@ func (o *outcome) text(ev *nodeEval) string {
 // entry, metrics and the V(1) log line.
 func (e *Extender) decide(verb string, snap *Snapshot, pod *v1.Pod, evs []nodeEval, start time.Time) outcome {
 	now := e.clock.Now()
-	pc, kind, msg := classify(pod)
+	pc, kind, msg := e.pods.classify(pod)
 	o := outcome{kind: kind, winner: -1, msg: msg}
 	passed := 0
 	switch {
@@ -175,15 +194,9 @@ func (e *Extender) decide(verb string, snap *Snapshot, pod *v1.Pod, evs []nodeEv
 		if o.winner >= 0 {
 			d.Chosen = evs[o.winner].Name
 		}
-		var texts *[numReasons]string
-		if o.ctx != nil {
-			texts = &o.ctx.texts
-		}
-		e.explain.record(d, evs, texts)
-	} else if len(evs) > 0 || kind == kindInvalid {
-		// Passthrough and invalid pods: every node gets the same answer.
-		e.explain.record(d, nil, nil)
+		o.detailed = true
 	}
+	o.decision = d
 	if l := e.log.V(1); l.Enabled() && kind != kindPassthrough {
 		kv := []any{"verb", verb, "pod", d.Pod, "uid", pod.UID, "result", o.result, "candidates", len(evs), "passed", passed}
 		if o.winner >= 0 {

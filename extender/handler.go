@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
-	"sync"
 
 	"github.com/hdscale/hdscale/internal/serving"
 )
@@ -30,7 +29,7 @@ type reqBuffers struct {
 	dec  argsDecoder
 }
 
-var bufPool = sync.Pool{New: func() any { return new(reqBuffers) }}
+var reqBufs = newFreeList[reqBuffers](4)
 
 // maxPooled bounds the buffers kept for reuse (one oversized request must
 // not pin its memory).
@@ -52,11 +51,11 @@ func (e *Extender) verbHandler(verb string) http.Handler {
 			e.fail(w, verb, errBodyTooLarge, http.StatusRequestEntityTooLarge, fmt.Sprintf("extender: body of %d bytes exceeds the limit of %d", r.ContentLength, e.opts.MaxBodyBytes))
 			return
 		}
-		bufs := bufPool.Get().(*reqBuffers)
+		bufs := reqBufs.get()
 		defer func() {
 			if bufs.body.Cap() <= maxPooled && cap(bufs.out) <= maxPooled {
 				bufs.dec.snap = nil
-				bufPool.Put(bufs)
+				reqBufs.put(bufs)
 			}
 		}()
 		bufs.body.Reset()
@@ -104,17 +103,18 @@ func (e *Extender) verbHandler(verb string) http.Handler {
 		o := e.decide(verb, snap, args.Pod, evs, start)
 		out := bufs.out[:0]
 		if verb == verbFilter {
-			out, err = appendFilterResult(out, evs, o.text, nodeList)
+			out, err = appendFilterResult(out, evs, snap.quoted, o.text, nodeList)
 			if err != nil {
 				e.fail(w, verb, errDecode, http.StatusBadRequest, "extender: "+err.Error())
 				return
 			}
 		} else {
-			out = appendPriorities(out, evs)
+			out = appendPriorities(out, evs, snap.hostPrefix)
 		}
 		bufs.out = out
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(out)
+		e.record(&o, &bufs.evs)
 	})
 }
 

@@ -48,10 +48,19 @@ func (e *Extender) pollOnce(ctx context.Context, src MetricsSource) error {
 	now := e.clock.Now()
 	if err != nil {
 		e.m.errors.WithLabelValues(errMetricsPoll).Inc()
-		e.log.Error(err, "polling node metrics failed; nodes fall back to requests-based utilisation once their samples are stale",
-			"maxAge", e.opts.MaxAge())
+		// Log the first failure loudly and repeats at V(1): metrics-server
+		// being down is a state, not a stream of news.
+		if !e.pollFailing.Swap(true) {
+			e.log.Error(err, "polling node metrics failed; nodes fall back to requests-based utilisation once their samples are stale",
+				"maxAge", e.opts.MaxAge())
+		} else {
+			e.log.V(1).Info("polling node metrics still fails", "error", err.Error())
+		}
 		e.store.update(func(b *Builder) bool { b.SetPollResult(now, err); return true })
 		return err
+	}
+	if e.pollFailing.Swap(false) {
+		e.log.Info("polling node metrics works again", "nodes", len(samples))
 	}
 	for i := range samples {
 		e.m.metricAge.Observe(now.Sub(samples[i].Timestamp).Seconds())

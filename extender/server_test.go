@@ -163,3 +163,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		t.Fatalf("waiting for %s: %v", what, err)
 	}
 }
+
+func TestRunRejectsBadOptionsAndAddresses(t *testing.T) {
+	t.Parallel()
+	o := Default()
+	o.ShapeTolerance = 2
+	if err := Run(context.Background(), o, fake.NewClientset(), nil, logr.Discard(), serving.NewRegistry()); err == nil || !strings.Contains(err.Error(), "shape tolerance") {
+		t.Errorf("bad options: %v", err)
+	}
+	taken := listen(t)
+	defer taken.Close()
+	o = Default()
+	o.ListenAddr, o.HealthAddr = taken.Addr().String(), "127.0.0.1:0"
+	if err := Run(context.Background(), o, fake.NewClientset(), nil, logr.Discard(), serving.NewRegistry()); err == nil || !strings.Contains(err.Error(), "listening") {
+		t.Errorf("taken address: %v", err)
+	}
+}

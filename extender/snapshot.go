@@ -39,14 +39,15 @@ type NodeFacts struct {
 
 // PoolFacts describes one pool (the nodes labelled hdscale.io/pool=<name>).
 type PoolFacts struct {
-	Name string
+	Name string `json:"name"`
 	// Nodes and Schedulable count the pool's nodes and its schedulable ones.
-	Nodes, Schedulable int
+	Nodes       int `json:"nodes"`
+	Schedulable int `json:"schedulable"`
 	// Ref is the reference shape (HasRef is false without schedulable
 	// nodes); RefMembers counts the schedulable nodes within tolerance of it.
-	Ref        Shape
-	HasRef     bool
-	RefMembers int
+	Ref        Shape `json:"referenceShape"`
+	HasRef     bool  `json:"hasReference"`
+	RefMembers int   `json:"referenceMembers"`
 }
 
 // Snapshot is an immutable view of every fact filter and score read: nodes,
@@ -85,6 +86,10 @@ type layout struct {
 	// names and quoted are, per node index, the name and its JSON string.
 	names  []string
 	quoted []string
+	// plain is true for names that are their own JSON content (no escapes).
+	plain []bool
+	// hostPrefix is, per node index, `{"Host":<quoted>,"Score":`.
+	hostPrefix []string
 	// static and shapeOK are, per node index, the node's static facts and
 	// whether its shape is within tolerance of its pool's reference.
 	static  []nodeStatic

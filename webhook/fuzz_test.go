@@ -22,19 +22,32 @@ var fuzzNamespaces = []map[string]string{
 	{"team": "a"},
 }
 
-// FuzzMutate feeds AdmissionReview bodies through the /mutate handler and
-// checks: no panic, a 200 with a decodable AdmissionReview (or a 4xx for a bad
-// body), warnings within MaxWarningLength, and for every allowed response with
-// a patch, that the patch applies to the request's object, gives a decodable
-// pod, and that admitting that pod again changes nothing.
+// fuzzEnvelope wraps an object into a pod CREATE AdmissionReview body. The
+// object is spliced in unchecked, so invalid JSON makes an invalid body and
+// exercises the 400 path too.
+func fuzzEnvelope(object []byte) []byte {
+	const head = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"4a6ef1c2","kind":{"group":"","version":"v1","kind":"Pod"},` +
+		`"resource":{"group":"","version":"v1","resource":"pods"},"namespace":"hetida","operation":"CREATE","object":`
+	b := make([]byte, 0, len(head)+len(object)+2)
+	return append(append(append(b, head...), object...), "}}"...)
+}
+
+// FuzzMutate feeds pod objects (seeded with every testdata case) through the
+// /mutate handler under one of fuzzNamespaces and checks: no panic; a 200
+// with a decodable AdmissionReview, or a 400/413 for a bad body; warnings
+// within MaxWarningLength; and for every allowed response with a patch, that
+// the patch applies to the request's object, gives JSON, and that admitting
+// the patched pod again changes nothing.
 func FuzzMutate(f *testing.F) {
 	for i, name := range caseNames(f) {
-		f.Add(reviewBody(f, podRequest(readCase(f, name))), uint8(i))
+		f.Add(readCase(f, name), uint8(i))
+		f.Add(encodeJSON(f, decodePod(f, readCase(f, name))), uint8(i+3)) // as the API server serializes it
 	}
-	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE","namespace":"hetida","object":{"spec":{"containers":[{"name":"a","image":"hetida/designer-runtime","env":[{"name":"WEB_CONCURRENCY","value":"x"},{"name":"WEB_CONCURRENCY","valueFrom":{}}],"resources":{"limits":{"cpu":"1e3"}}}],"nodeSelector":null,"tolerations":[null]},"metadata":{"annotations":{"hdscale.io/policy":"{}"}}}}}`), uint8(1))
-	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","kind":{"version":"v1","kind":"Pod"},"operation":"CREATE","namespace":"hetida","object":{"Spec":{},"spec":{"containers":[{"name":"a~/b","image":"localhost:5000/hetida/designer-runtime:1@sha256:00"},{}]},"x/y~z":[1]}}}`), uint8(2))
-	f.Add([]byte(`{}`), uint8(0))
-	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{}}`), uint8(0))
+	f.Add([]byte(`{"spec":{"containers":[{"name":"a","image":"hetida/designer-runtime","env":[{"name":"WEB_CONCURRENCY","value":"x"},{"name":"WEB_CONCURRENCY","valueFrom":{}},{"name":"WORKERS_PER_CORE","value":"1e400"}],"resources":{"limits":{"cpu":"1e3"}}}],"nodeSelector":null,"tolerations":[null]},"metadata":{"annotations":{"hdscale.io/policy":"{}","hdscale.io/conflicts":"[]"}}}`), uint8(1))
+	f.Add([]byte(`{"Spec":{},"spec":{"containers":[{"name":"a~/b","image":"localhost:5000/hetida/designer-runtime:1@sha256:00"},{}]},"x/y~z":[1],"status":null}`), uint8(2))
+	f.Add([]byte(`{"metadata":{"labels":{"app.kubernetes.io/name":"hetida-designer","app.kubernetes.io/component":"runtime"}},"spec":{"containers":[{"image":"hetida/designer-backend"},{"name":"b"}]}}`), uint8(4))
+	f.Add([]byte(`null`), uint8(0))
+	f.Add([]byte(`{`), uint8(0))
 
 	mutators := make([]*Mutator, len(fuzzNamespaces))
 	for i, l := range fuzzNamespaces {
@@ -42,9 +55,10 @@ func FuzzMutate(f *testing.F) {
 		m.Pools = StaticPools{policy.DefaultPool: testPool, "mixed": {Nodes: 2, MinCPUMilli: 2000, MaxCPUMilli: 8000, ReservedCPUMilli: 100}}
 		mutators[i] = m
 	}
-	f.Fuzz(func(t *testing.T, body []byte, which uint8) {
+	f.Fuzz(func(t *testing.T, object []byte, which uint8) {
 		m := mutators[int(which)%len(mutators)]
 		h, _ := testHandler(t, PathMutate, m.Admit)
+		body := fuzzEnvelope(object)
 		rec := post(h, body, "application/json")
 		switch rec.Code {
 		case http.StatusOK:

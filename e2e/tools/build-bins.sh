@@ -86,7 +86,9 @@ build_etcd() {
     return 1
   # etcd's main package lives at the server module root; name it etcd.
   local out; out=$(bin_dir etcd "$ETCD_VERSION")
-  [ -f "$out/v3" ] && mv "$out/v3" "$out/etcd"
+  # go names a ".../v3" main package after the element before the version.
+  local f
+  for f in v3 server; do [ -f "$out/$f" ] && mv "$out/$f" "$out/etcd"; done
   [ -f "$out/etcd" ] || { ls "$out"; return 1; }
 }
 build_coredns() { go_install coredns "$COREDNS_VERSION" "github.com/coredns/coredns@$COREDNS_VERSION"; }

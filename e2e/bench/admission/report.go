@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Results are everything one run measured.
+type Results struct {
+	Case      string   `json:"case"`
+	Options   string   `json:"options"`
+	Cluster   string   `json:"cluster"`
+	Admission string   `json:"admission"`
+	Effects   []Effect `json:"effects"`
+	Rounds    []Round  `json:"rounds"`
+}
+
+func describeCluster(ctx context.Context, c kubernetes.Interface) (string, error) {
+	v, err := c.Discovery().ServerVersion()
+	if err != nil {
+		return "", fmt.Errorf("server version: %w", err)
+	}
+	nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", err
+	}
+	rt := ""
+	if len(nodes.Items) > 0 {
+		ni := nodes.Items[0].Status.NodeInfo
+		rt = fmt.Sprintf(", %s, kubelet %s", ni.ContainerRuntimeVersion, ni.KubeletVersion)
+	}
+	return fmt.Sprintf("kube-apiserver %s, %d nodes%s", v.GitVersion, len(nodes.Items), rt), nil
+}
+
+func median(xs []float64) float64 {
+	var ys []float64
+	for _, x := range xs {
+		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+			ys = append(ys, x)
+		}
+	}
+	if len(ys) == 0 {
+		return math.NaN()
+	}
+	sort.Float64s(ys)
+	if len(ys)%2 == 1 {
+		return ys[len(ys)/2]
+	}
+	return (ys[len(ys)/2-1] + ys[len(ys)/2]) / 2
+}
+
+func minMax(xs []float64) (float64, float64) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, x := range xs {
+		if !math.IsNaN(x) {
+			lo, hi = math.Min(lo, x), math.Max(hi, x)
+		}
+	}
+	return lo, hi
+}
+
+// byKey indexes rounds by concurrency, variant and round number.
+type byKey map[int]map[string]map[int]Round
+
+func index(rs []Round) byKey {
+	out := byKey{}
+	for _, r := range rs {
+		if out[r.Concurrency] == nil {
+			out[r.Concurrency] = map[string]map[int]Round{}
+		}
+		if out[r.Concurrency][r.Variant] == nil {
+			out[r.Concurrency][r.Variant] = map[int]Round{}
+		}
+		out[r.Concurrency][r.Variant][r.Round] = r
+	}
+	return out
+}
+
+// perRound collects f(round of v, round of base) over the rounds both have.
+func perRound(idx byKey, c int, v, base string, f func(x, b Round) float64) []float64 {
+	var out []float64
+	for n, x := range idx[c][v] {
+		if b, ok := idx[c][base][n]; ok {
+			out = append(out, f(x, b))
+		}
+	}
+	return out
+}
+
+func collect(idx byKey, c int, v string, f func(Round) float64) []float64 {
+	var out []float64
+	for _, r := range idx[c][v] {
+		out = append(out, f(r))
+	}
+	return out
+}
+
+var variantTitles = map[string]string{
+	"none":    "(a) no mutation",
+	"map":     "(b) MutatingAdmissionPolicy",
+	"noop":    "(c) no-op webhook",
+	"hdscale": "(d) hdscale webhook",
+}
+
+func writeReport(w io.Writer, res Results, o options) {
+	fmt.Fprintf(w, "Cluster: %s. Pod: %s. %s.\n\n", res.Cluster, res.Case, res.Options)
+	fmt.Fprintf(w, "Admission configured in the cluster during the run: %s.\n\n", res.Admission)
+	fmt.Fprintln(w, "What each variant did to the pod (dry-run answer):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| variant | schedulerName | pool toleration | pool nodeSelector | runtime CPU request/limit | runtime env | hdscale.io/policy | warnings |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---:|")
+	for _, e := range res.Effects {
+		fmt.Fprintf(w, "| %s | %s | %v | %v | %s | %s | %v | %d |\n", variantTitles[e.Variant], e.SchedulerName, yes(e.Toleration),
+			yes(e.NodeSelector), e.CPU, e.Env, yes(e.Annotation), e.Warnings)
+	}
+	fmt.Fprintln(w)
+	idx := index(res.Rounds)
+	for _, c := range o.concurrency {
+		fmt.Fprintf(w, "Concurrency %d, medians over %d rounds:\n\n", c, o.rounds)
+		fmt.Fprintln(w, "| variant | p50 | p90 | p99 | throughput | apiserver CPU/req | webhook pods CPU/req | +p50 vs (a) | +p90 vs (a) | +p99 vs (a) | throughput vs (a) | +apiserver CPU/req vs (a) | errors | unexpected |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+		for _, v := range o.variants {
+			rs := idx[c][v]
+			if len(rs) == 0 {
+				continue
+			}
+			var errs, unexp int
+			for _, r := range rs {
+				errs += r.Errors
+				unexp += r.Unmutated
+			}
+			wh := "–"
+			if x := median(collect(idx, c, v, func(r Round) float64 { return r.WebhookCPUPerReq })); x > 0 {
+				wh = fmt.Sprintf("%.0f µs", x*1e6)
+			}
+			delta := func(f func(Round) float64, format string) string {
+				if v == "none" {
+					return "–"
+				}
+				return fmt.Sprintf(format, median(perRound(idx, c, v, "none", func(x, b Round) float64 { return f(x) - f(b) })))
+			}
+			ratio := "–"
+			if v != "none" {
+				ratio = fmt.Sprintf("%.2f×", median(perRound(idx, c, v, "none", func(x, b Round) float64 { return x.Throughput / b.Throughput })))
+			}
+			fmt.Fprintf(w, "| %s | %.2f ms | %.2f ms | %.2f ms | %.0f/s | %.0f µs | %s | %s | %s | %s | %s | %s | %d | %d |\n", variantTitles[v],
+				median(collect(idx, c, v, func(r Round) float64 { return r.P50 })),
+				median(collect(idx, c, v, func(r Round) float64 { return r.P90 })),
+				median(collect(idx, c, v, func(r Round) float64 { return r.P99 })),
+				median(collect(idx, c, v, func(r Round) float64 { return r.Throughput })),
+				1e6*median(collect(idx, c, v, func(r Round) float64 { return r.APIServerCPUPerReq })), wh,
+				delta(func(r Round) float64 { return r.P50 }, "%+.2f ms"), delta(func(r Round) float64 { return r.P90 }, "%+.2f ms"),
+				delta(func(r Round) float64 { return r.P99 }, "%+.2f ms"), ratio,
+				delta(func(r Round) float64 { return 1e6 * r.APIServerCPUPerReq }, "%+.0f µs"), errs, unexp)
+		}
+		fmt.Fprintln(w)
+		if has(o.variants, "hdscale") && has(o.variants, "noop") {
+			writeTargets(w, idx, c)
+		}
+	}
+	if has(o.variants, "hdscale") {
+		var means []string
+		for _, c := range o.concurrency {
+			if x := median(collect(idx, c, "hdscale", func(r Round) float64 { return r.WebhookServerMeanMs })); x > 0 {
+				means = append(means, fmt.Sprintf("%.2f ms at concurrency %d", x, c))
+			}
+		}
+		if len(means) > 0 {
+			fmt.Fprintf(w, "hdscale's own mean admission time in the cluster (its histogram, both replicas): %s.\n", strings.Join(means, ", "))
+		}
+	}
+}
+
+// writeTargets compares hdscale's hop with the no-op webhook's.
+func writeTargets(w io.Writer, idx byKey, c int) {
+	added := func(v string) []float64 {
+		return perRound(idx, c, v, "none", func(x, b Round) float64 { return x.P50 - b.P50 })
+	}
+	hd, nop := median(added("hdscale")), median(added("noop"))
+	perRoundRatio := perRound(idx, c, "hdscale", "noop", func(x, n Round) float64 {
+		b := idx[c]["none"][x.Round]
+		return (x.P50 - b.P50) / (n.P50 - b.P50)
+	})
+	tput := perRound(idx, c, "hdscale", "noop", func(x, n Round) float64 { return x.Throughput / n.Throughput })
+	lo, hi := minMax(tput)
+	rlo, rhi := minMax(perRoundRatio)
+	fmt.Fprintf(w, "hdscale vs the no-op webhook at concurrency %d: added p50 %+.2f ms vs %+.2f ms = %.2f× (median of per-round ratios %.2f×, range %.2f–%.2f; target ≤ 1.1×: %s); throughput %.3f× (per-round range %.3f–%.3f; target ≥ 0.95×: %s).\n\n",
+		c, hd, nop, hd/nop, median(perRoundRatio), rlo, rhi, met(hd/nop <= 1.1), median(tput), lo, hi, met(median(tput) >= 0.95))
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "missed"
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

@@ -1,0 +1,487 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/hdscale/hdscale/internal/policy"
+)
+
+// Namespaces of the variants; the no-op webhook's server runs in noopSystemNS
+// (never in the namespace it mutates).
+var variantNamespaces = map[string]string{
+	"none":    "hdscale-bench-none",
+	"map":     "hdscale-bench-map",
+	"noop":    "hdscale-bench-noop",
+	"hdscale": "hdscale-bench-hdscale",
+}
+
+const (
+	noopSystemNS = "hdscale-bench-noop-system"
+	noopName     = "bench-noop-webhook"
+	mapName      = "hdscale-bench-map"
+	benchLabel   = "app.kubernetes.io/part-of"
+	benchValue   = "hdscale-bench-webhook"
+	nameLabel    = "kubernetes.io/metadata.name"
+)
+
+// setup creates and removes what the benchmark needs.
+type setup struct {
+	client kubernetes.Interface
+	opts   options
+	// hdscaleHook is hdscale's pod webhook (settings the no-op copies).
+	hdscaleHook *admissionregistrationv1.MutatingWebhook
+	hdscaleDep  *appsv1.Deployment
+	// admissionInventory lists every admission webhook and policy in the
+	// cluster (what else a pod create may pass through).
+	admissionInventory string
+}
+
+func benchMeta(name, ns string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{benchLabel: benchValue}}
+}
+
+func (s *setup) apply(ctx context.Context) error {
+	if err := s.readHdscale(ctx); err != nil {
+		return err
+	}
+	for _, v := range s.opts.variants {
+		labels := map[string]string{}
+		if v == "hdscale" {
+			labels = benchNamespaceLabels
+		}
+		if err := s.ensureNamespace(ctx, variantNamespaces[v], labels); err != nil {
+			return err
+		}
+	}
+	if has(s.opts.variants, "noop") {
+		if err := s.ensureNamespace(ctx, noopSystemNS, nil); err != nil {
+			return err
+		}
+	}
+	if has(s.opts.variants, "map") {
+		if err := computeMapSizing(ctx, s.client, benchNamespaceLabels); err != nil {
+			return err
+		}
+		if err := s.applyPolicy(ctx); err != nil {
+			return err
+		}
+	}
+	if has(s.opts.variants, "noop") {
+		if err := s.applyNoop(ctx); err != nil {
+			return err
+		}
+	}
+	for _, v := range s.opts.variants {
+		if err := s.waitServiceAccount(ctx, variantNamespaces[v]); err != nil {
+			return err
+		}
+	}
+	inv, err := s.inventory(ctx)
+	if err != nil {
+		return err
+	}
+	s.admissionInventory = inv
+	return nil
+}
+
+// readHdscale loads hdscale's webhook configuration and Deployment; both
+// must be there (and ready) when the hdscale or noop variant runs.
+func (s *setup) readHdscale(ctx context.Context) error {
+	need := has(s.opts.variants, "hdscale") || has(s.opts.variants, "noop")
+	mwc, err := s.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, s.opts.hdscaleName, metav1.GetOptions{})
+	if err != nil {
+		if need {
+			return fmt.Errorf("hdscale's MutatingWebhookConfiguration %q (is hdscale deployed? make deploy): %w", s.opts.hdscaleName, err)
+		}
+		return nil
+	}
+	for i := range mwc.Webhooks {
+		w := &mwc.Webhooks[i]
+		if w.ClientConfig.Service != nil && w.ClientConfig.Service.Path != nil && *w.ClientConfig.Service.Path == "/mutate" {
+			s.hdscaleHook = w
+		}
+	}
+	if s.hdscaleHook == nil {
+		return fmt.Errorf("MutatingWebhookConfiguration %s has no webhook calling /mutate", mwc.Name)
+	}
+	if len(s.hdscaleHook.ClientConfig.CABundle) == 0 {
+		return fmt.Errorf("hdscale's webhook %s has no caBundle yet (not ready)", s.hdscaleHook.Name)
+	}
+	dep, err := s.client.AppsV1().Deployments(s.opts.hdscaleNS).Get(ctx, s.opts.hdscaleName+"-webhook", metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("hdscale's webhook Deployment: %w", err)
+	}
+	if dep.Status.ReadyReplicas < 1 {
+		return fmt.Errorf("hdscale's webhook Deployment has no ready replica")
+	}
+	s.hdscaleDep = dep
+	return nil
+}
+
+// ensureNamespace creates ns with labels (plus the bench label), waiting
+// out a previous run's namespace that is still terminating.
+func (s *setup) ensureNamespace(ctx context.Context, name string, labels map[string]string) error {
+	want := map[string]string{benchLabel: benchValue}
+	for k, v := range labels {
+		want[k] = v
+	}
+	return wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		ns, err := s.client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			_, err = s.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: want}}, metav1.CreateOptions{})
+			return err == nil, ignoreConflict(err)
+		case err != nil:
+			return false, err
+		case ns.DeletionTimestamp != nil:
+			return false, nil // still terminating
+		}
+		changed := false
+		if ns.Labels == nil {
+			ns.Labels = map[string]string{}
+		}
+		for k, v := range want {
+			if ns.Labels[k] != v {
+				ns.Labels[k], changed = v, true
+			}
+		}
+		for k := range ns.Labels {
+			if strings.HasPrefix(k, policy.Prefix) && want[k] == "" {
+				delete(ns.Labels, k)
+				changed = true
+			}
+		}
+		if changed {
+			_, err = s.client.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{})
+			return err == nil, ignoreConflict(err)
+		}
+		return true, nil
+	})
+}
+
+func ignoreConflict(err error) error {
+	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+func (s *setup) waitServiceAccount(ctx context.Context, ns string) error {
+	return wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := s.client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+}
+
+// applyPolicy installs the MutatingAdmissionPolicy equivalent of hdscale's
+// per-core mutation of runtime pods, bound to the map namespace.
+func (s *setup) applyPolicy(ctx context.Context) error {
+	if err := s.requireMAPAPI(); err != nil {
+		return err
+	}
+	fail := admissionregistrationv1.Fail
+	equivalent := admissionregistrationv1.Equivalent
+	p := &admissionregistrationv1.MutatingAdmissionPolicy{
+		ObjectMeta: benchMeta(mapName, ""),
+		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
+			MatchConstraints: &admissionregistrationv1.MatchResources{
+				MatchPolicy: &equivalent,
+				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
+				}}},
+			},
+			MatchConditions:    s.matchConditions(),
+			Variables:          mapVariables(),
+			Mutations:          []admissionregistrationv1.Mutation{{PatchType: admissionregistrationv1.PatchTypeJSONPatch, JSONPatch: &admissionregistrationv1.JSONPatch{Expression: mapPatchExpression}}},
+			FailurePolicy:      &fail,
+			ReinvocationPolicy: admissionregistrationv1.IfNeededReinvocationPolicy,
+		},
+	}
+	b := &admissionregistrationv1.MutatingAdmissionPolicyBinding{
+		ObjectMeta: benchMeta(mapName, ""),
+		Spec: admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{
+			PolicyName: mapName,
+			MatchResources: &admissionregistrationv1.MatchResources{
+				NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{nameLabel: variantNamespaces["map"]}},
+			},
+		},
+	}
+	api := s.client.AdmissionregistrationV1()
+	if err := upsert(ctx, p, api.MutatingAdmissionPolicies().Get, api.MutatingAdmissionPolicies().Create, api.MutatingAdmissionPolicies().Update); err != nil {
+		return fmt.Errorf("MutatingAdmissionPolicy: %w", err)
+	}
+	if err := upsert(ctx, b, api.MutatingAdmissionPolicyBindings().Get, api.MutatingAdmissionPolicyBindings().Create, api.MutatingAdmissionPolicyBindings().Update); err != nil {
+		return fmt.Errorf("MutatingAdmissionPolicyBinding: %w", err)
+	}
+	return nil
+}
+
+func (s *setup) requireMAPAPI() error {
+	rl, err := s.client.Discovery().ServerResourcesForGroupVersion("admissionregistration.k8s.io/v1")
+	if err != nil {
+		return fmt.Errorf("discovery: %w", err)
+	}
+	for _, r := range rl.APIResources {
+		if r.Name == "mutatingadmissionpolicies" {
+			return nil
+		}
+	}
+	return fmt.Errorf("admissionregistration.k8s.io/v1 mutatingadmissionpolicies is not served by this API server")
+}
+
+// matchConditions are hdscale's (so every variant filters alike); built-in
+// equivalents when hdscale is not installed.
+func (s *setup) matchConditions() []admissionregistrationv1.MatchCondition {
+	if s.hdscaleHook != nil && len(s.hdscaleHook.MatchConditions) > 0 {
+		return append([]admissionregistrationv1.MatchCondition(nil), s.hdscaleHook.MatchConditions...)
+	}
+	return []admissionregistrationv1.MatchCondition{{Name: "runtime-candidate", Expression: "has(object.spec.containers) && object.spec.containers.exists(c, has(c.image) && c.image.contains('designer-runtime'))"}}
+}
+
+// upsert creates obj or replaces an existing object of the same name.
+func upsert[T interface {
+	*O
+	metav1.Object
+}, O any](ctx context.Context, obj T,
+	get func(context.Context, string, metav1.GetOptions) (T, error),
+	create func(context.Context, T, metav1.CreateOptions) (T, error),
+	update func(context.Context, T, metav1.UpdateOptions) (T, error)) error {
+	cur, err := get(ctx, obj.GetName(), metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		_, err = create(ctx, obj, metav1.CreateOptions{})
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	obj.SetResourceVersion(cur.GetResourceVersion())
+	_, err = update(ctx, obj, metav1.UpdateOptions{})
+	return err
+}
+
+// applyNoop deploys the no-op webhook like hdscale's: same replicas,
+// resources, placement and priority; same webhook settings and match
+// conditions; scoped to the noop namespace.
+func (s *setup) applyNoop(ctx context.Context) error {
+	read := func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(s.opts.noopTLSDir, name)) }
+	ca, err := read("ca.crt")
+	if err != nil {
+		return err
+	}
+	crt, err := read("tls.crt")
+	if err != nil {
+		return err
+	}
+	key, err := read("tls.key")
+	if err != nil {
+		return err
+	}
+	secret := &corev1.Secret{ObjectMeta: benchMeta(noopName+"-tls", noopSystemNS), Type: corev1.SecretTypeTLS,
+		Data: map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key}}
+	core := s.client.CoreV1()
+	if err := upsert(ctx, secret, core.Secrets(noopSystemNS).Get, core.Secrets(noopSystemNS).Create, core.Secrets(noopSystemNS).Update); err != nil {
+		return fmt.Errorf("secret: %w", err)
+	}
+	labels := map[string]string{"app.kubernetes.io/name": noopName}
+	svc := &corev1.Service{ObjectMeta: benchMeta(noopName, noopSystemNS), Spec: corev1.ServiceSpec{
+		Selector: labels,
+		Ports:    []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP}},
+	}}
+	if cur, err := core.Services(noopSystemNS).Get(ctx, noopName, metav1.GetOptions{}); err == nil {
+		svc.Spec.ClusterIP, svc.Spec.ClusterIPs = cur.Spec.ClusterIP, cur.Spec.ClusterIPs
+	}
+	if err := upsert(ctx, svc, core.Services(noopSystemNS).Get, core.Services(noopSystemNS).Create, core.Services(noopSystemNS).Update); err != nil {
+		return fmt.Errorf("service: %w", err)
+	}
+	dep := s.noopDeployment(labels)
+	apps := s.client.AppsV1()
+	if err := upsert(ctx, dep, apps.Deployments(noopSystemNS).Get, apps.Deployments(noopSystemNS).Create, apps.Deployments(noopSystemNS).Update); err != nil {
+		return fmt.Errorf("deployment: %w", err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+		d, err := apps.Deployments(noopSystemNS).Get(ctx, noopName, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == *d.Spec.Replicas &&
+			d.Status.ReadyReplicas == *d.Spec.Replicas && d.Status.Replicas == *d.Spec.Replicas, nil
+	}); err != nil {
+		return fmt.Errorf("the no-op webhook's Deployment did not become ready (image %s loaded? kubectl -n %s describe pods): %w", s.opts.noopImage, noopSystemNS, err)
+	}
+	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: benchMeta(noopName, ""),
+		Webhooks: []admissionregistrationv1.MutatingWebhook{s.noopWebhook(ca)}}
+	api := s.client.AdmissionregistrationV1()
+	return upsert(ctx, mwc, api.MutatingWebhookConfigurations().Get, api.MutatingWebhookConfigurations().Create, api.MutatingWebhookConfigurations().Update)
+}
+
+func (s *setup) noopWebhook(ca []byte) admissionregistrationv1.MutatingWebhook {
+	path := "/mutate"
+	port := int32(443)
+	fail := admissionregistrationv1.Fail
+	equivalent := admissionregistrationv1.Equivalent
+	none := admissionregistrationv1.SideEffectClassNone
+	timeout := int32(5)
+	ifNeeded := admissionregistrationv1.IfNeededReinvocationPolicy
+	w := admissionregistrationv1.MutatingWebhook{
+		Name:                    "noop.bench.hdscale.io",
+		AdmissionReviewVersions: []string{"v1"},
+		SideEffects:             &none,
+		TimeoutSeconds:          &timeout,
+		FailurePolicy:           &fail,
+		MatchPolicy:             &equivalent,
+		ReinvocationPolicy:      &ifNeeded,
+		MatchConditions:         s.matchConditions(),
+	}
+	if h := s.hdscaleHook; h != nil {
+		w.AdmissionReviewVersions, w.SideEffects, w.TimeoutSeconds = h.AdmissionReviewVersions, h.SideEffects, h.TimeoutSeconds
+		w.FailurePolicy, w.MatchPolicy, w.ReinvocationPolicy = h.FailurePolicy, h.MatchPolicy, h.ReinvocationPolicy
+	}
+	w.ClientConfig = admissionregistrationv1.WebhookClientConfig{CABundle: ca,
+		Service: &admissionregistrationv1.ServiceReference{Namespace: noopSystemNS, Name: noopName, Path: &path, Port: &port}}
+	w.Rules = []admissionregistrationv1.RuleWithOperations{{
+		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+		Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
+	}}
+	w.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{nameLabel: variantNamespaces["noop"]}}
+	return w
+}
+
+func (s *setup) noopDeployment(labels map[string]string) *appsv1.Deployment {
+	replicas := int32(2)
+	res := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("500m"), corev1.ResourceMemory: resource.MustParse("256Mi")},
+	}
+	var tmpl corev1.PodSpec
+	if d := s.hdscaleDep; d != nil {
+		if d.Spec.Replicas != nil {
+			replicas = *d.Spec.Replicas
+		}
+		src := d.Spec.Template.Spec
+		tmpl.NodeSelector, tmpl.Tolerations, tmpl.Affinity, tmpl.PriorityClassName = src.NodeSelector, src.Tolerations, src.Affinity, src.PriorityClassName
+		for _, c := range src.Containers {
+			if c.Name == "webhook" || len(src.Containers) == 1 {
+				res = *c.Resources.DeepCopy()
+			}
+		}
+	}
+	no, yes := false, true
+	tmpl.EnableServiceLinks = &no
+	tmpl.AutomountServiceAccountToken = &no
+	tmpl.SecurityContext = &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: ptr(int64(65532)), RunAsGroup: ptr(int64(65532)),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+	tmpl.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{MaxSkew: 1, TopologyKey: "kubernetes.io/hostname",
+		WhenUnsatisfiable: corev1.ScheduleAnyway, LabelSelector: &metav1.LabelSelector{MatchLabels: labels}}}
+	tmpl.Containers = []corev1.Container{{
+		Name: "noop", Image: s.opts.noopImage, ImagePullPolicy: corev1.PullIfNotPresent,
+		Args:  []string{"-listen=:8443", "-tls-cert-file=/tls/tls.crt", "-tls-key-file=/tls/tls.key"},
+		Ports: []corev1.ContainerPort{{Name: "https", ContainerPort: 8443, Protocol: corev1.ProtocolTCP}},
+		Env: []corev1.EnvVar{{Name: "GOMEMLIMIT", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
+			Resource: "limits.memory"}}}},
+		ReadinessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/healthz",
+			Port: intstr.FromString("https"), Scheme: corev1.URISchemeHTTPS}}, PeriodSeconds: 5},
+		Resources: res,
+		SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: &no, ReadOnlyRootFilesystem: &yes,
+			Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+		VolumeMounts: []corev1.VolumeMount{{Name: "tls", MountPath: "/tls", ReadOnly: true}},
+	}}
+	if _, ok := res.Limits[corev1.ResourceMemory]; !ok {
+		tmpl.Containers[0].Env = nil
+	}
+	tmpl.Volumes = []corev1.Volume{{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: noopName + "-tls"}}}}
+	return &appsv1.Deployment{
+		ObjectMeta: benchMeta(noopName, noopSystemNS),
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: tmpl},
+		},
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// inventory names every admission webhook and policy in the cluster.
+func (s *setup) inventory(ctx context.Context) (string, error) {
+	api := s.client.AdmissionregistrationV1()
+	var parts []string
+	mw, err := api.MutatingWebhookConfigurations().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", err
+	}
+	for _, c := range mw.Items {
+		parts = append(parts, "MutatingWebhookConfiguration/"+c.Name)
+	}
+	vw, err := api.ValidatingWebhookConfigurations().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", err
+	}
+	for _, c := range vw.Items {
+		parts = append(parts, "ValidatingWebhookConfiguration/"+c.Name)
+	}
+	if maps, err := api.MutatingAdmissionPolicies().List(ctx, metav1.ListOptions{}); err == nil {
+		for _, c := range maps.Items {
+			parts = append(parts, "MutatingAdmissionPolicy/"+c.Name)
+		}
+	}
+	vaps, err := api.ValidatingAdmissionPolicies().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return "", err
+	}
+	for _, c := range vaps.Items {
+		parts = append(parts, "ValidatingAdmissionPolicy/"+c.Name)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, ", "), nil
+}
+
+// teardown removes the benchmark's objects (namespaces are deleted in the
+// background).
+func (s *setup) teardown(ctx context.Context) error {
+	api := s.client.AdmissionregistrationV1()
+	var errs []string
+	note := func(what string, err error) {
+		if err != nil && !apierrors.IsNotFound(err) {
+			errs = append(errs, fmt.Sprintf("%s: %v", what, err))
+		}
+	}
+	note("webhook configuration", api.MutatingWebhookConfigurations().Delete(ctx, noopName, metav1.DeleteOptions{}))
+	note("policy binding", api.MutatingAdmissionPolicyBindings().Delete(ctx, mapName, metav1.DeleteOptions{}))
+	note("policy", api.MutatingAdmissionPolicies().Delete(ctx, mapName, metav1.DeleteOptions{}))
+	for _, ns := range append([]string{noopSystemNS}, sortedValues(variantNamespaces)...) {
+		note("namespace "+ns, s.client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+func sortedValues(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# bench-extender.sh: kube-scheduler throughput with and without the hdscale
+# extender on 1,000 KWOK nodes, side by side in one run, plus the extender's
+# own Go benchmarks. Results: $BENCH_OUT (default _out/bench)/extender.{md,json}.
+#
+# Schedulers (stock kube-scheduler from the k8s build, one process each, all
+# on the local control plane of localcp.sh, configs derived from
+# manifests/scheduler/kube-scheduler-config.yaml by e2e/bench/schedconfig):
+#   profile  hdscale's profile without the extender      (baseline)
+#   hdscale  the same profile with the hdscale extender  (nodeCacheCapable)
+#   stock    kube-scheduler's default profile            (reference)
+# e2e/bench/schedbench runs interleaved rounds (ABBA order) of BENCH_PODS
+# per-core runtime pods per scheduler, in two modes: e2e (create while
+# scheduling) and burst (scheduler paused while the pods are created).
+#
+# Environment: BENCH_NODES (1000), BENCH_PODS (1000), BENCH_ROUNDS (3),
+# BENCH_MODES ("e2e burst"), BENCH_GO_BENCH (1: run go test -bench ./extender/),
+# BENCH_KEEP_CP (0: stop the local control plane at the end).
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$TOOLS_DIR/localcp/bench-lib.sh"
+
+NODES=${BENCH_NODES:-1000}
+PODS=${BENCH_PODS:-1000}
+ROUNDS=${BENCH_ROUNDS:-3}
+MODES=${BENCH_MODES:-e2e burst}
+EXT_LISTEN=${BENCH_EXTENDER_LISTEN:-127.0.0.1:28888}
+EXT_HEALTH=${BENCH_EXTENDER_HEALTH:-127.0.0.1:28889}
+PORT_PROFILE=${BENCH_SCHED_PORT_PROFILE:-20259}
+PORT_HDSCALE=${BENCH_SCHED_PORT_HDSCALE:-20261}
+PORT_STOCK=${BENCH_SCHED_PORT_STOCK:-20263}
+
+bench_init extender
+phase localcp-up bash "$LOCALCP" up
+eval "$(bash "$LOCALCP" env)"
+
+build() {
+  bench_build_go extender ./cmd/extender
+  bench_build_go schedbench ./e2e/bench/schedbench
+  bench_build_go schedconfig ./e2e/bench/schedconfig
+}
+phase build-hdscale build
+
+start_all() {
+  local cfg="$BENCH_RUN"
+  scheduler_config "$cfg/profile.yaml" bench-profile hdscale ""
+  scheduler_config "$cfg/hdscale.yaml" bench-hdscale hdscale "http://$EXT_LISTEN"
+  scheduler_config "$cfg/stock.yaml" bench-stock stock ""
+  start_extender extender "$EXT_LISTEN" "$EXT_HEALTH"
+  start_scheduler sched-profile "$cfg/profile.yaml" "$PORT_PROFILE"
+  start_scheduler sched-hdscale "$cfg/hdscale.yaml" "$PORT_HDSCALE"
+  start_scheduler sched-stock "$cfg/stock.yaml" "$PORT_STOCK"
+}
+phase start-schedulers start_all
+
+variants() {
+  echo -variant "name=profile,scheduler=bench-profile,metrics=https://127.0.0.1:$PORT_PROFILE/metrics,pid=$(bench_pid sched-profile)"
+  echo -variant "name=hdscale,scheduler=bench-hdscale,metrics=https://127.0.0.1:$PORT_HDSCALE/metrics,extender=http://$EXT_HEALTH/metrics,pid=$(bench_pid sched-hdscale)"
+  echo -variant "name=stock,scheduler=bench-stock,metrics=https://127.0.0.1:$PORT_STOCK/metrics,pid=$(bench_pid sched-stock)"
+}
+
+md="$BENCH_OUT/extender.md"
+{
+  echo "# bench-extender $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "machine: $(machine_info)"
+  echo
+  echo "$NODES KWOK nodes (32 CPU, pool runtime), $PODS per-core runtime pods per round, $ROUNDS rounds per scheduler"
+} >"$md"
+
+for mode in $MODES; do
+  # shellcheck disable=SC2046 # variants prints separate words on purpose
+  phase "schedbench-$mode" "$BENCH_RUN/bin/schedbench" -kubeconfig "$KUBECONFIG" -nodes "$NODES" -pods "$PODS" \
+    -rounds "$ROUNDS" -mode "$mode" -out "$BENCH_OUT/extender-$mode.json" $(variants) | tee -a "$md"
+done
+
+if [ "${BENCH_GO_BENCH:-1}" = 1 ]; then
+  gobench() {
+    echo
+    echo '```'
+    (cd "$REPO_ROOT" && go test -run='^$' -bench=. -benchmem ./extender/)
+    echo '```'
+  }
+  phase go-bench gobench | tee -a "$md"
+fi
+
+log "results: $md"
+if [ "${BENCH_KEEP_CP:-0}" != 1 ]; then
+  bench_stop_all
+  bash "$LOCALCP" down
+fi

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Loads local Docker images into every node of the hdscale kind cluster.
+# Usage: load-image.sh IMAGE...
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[ $# -gt 0 ] || die "usage: $0 IMAGE..."
+tools_path
+kind get clusters 2>/dev/null | grep -qxF "$CLUSTER_NAME" || die "no cluster $CLUSTER_NAME: run e2e/tools/cluster-up.sh"
+for img in "$@"; do
+  image_exists "$img" || die "image $img not found in the local Docker engine"
+done
+phase load-image kind load docker-image --name "$CLUSTER_NAME" "$@"
