@@ -28,7 +28,7 @@ func TestPlacement(t *testing.T) {
 	// request, so kube-scheduler's own filter may refuse it before the
 	// extender is asked; the event says why, whichever refuses.
 	g.step(t, "per-node: one replica per pool node, one more stays Pending", func(t *testing.T) {
-		testPerNodeCap(t, nodes, patternLabels(policy.PerNode), "")
+		testPerNodeCap(t, nodes, patternLabels(policy.PerNode), reasonInsufficientCPU, extenderCapReason)
 	})
 	// A small hdscale.io/cpu override: the requests would let several
 	// replicas share a node, so only the extender's per-node cap holds the
@@ -71,7 +71,7 @@ func TestPlacement(t *testing.T) {
 			}
 		}
 		scaleDeployment(t, ns, "rt", int32(total+1))
-		pending := waitPendingWithEvent(t, ns, "rt", total, "")
+		pending := waitPendingWithEvent(t, ns, "rt", total, reasonInsufficientCPU, "already holds the "+string(policy.PerCore)+" cap")
 		t.Logf("replica %d stays Pending: %s", total+1, pending)
 	})
 }
@@ -79,7 +79,7 @@ func TestPlacement(t *testing.T) {
 // testPerNodeCap: as many replicas as pool nodes land one per node, on
 // every node; one more stays Pending with a FailedScheduling event (whose
 // message contains reason, when given).
-func testPerNodeCap(t *testing.T, nodes []poolNode, labels map[string]string, reason string) {
+func testPerNodeCap(t *testing.T, nodes []poolNode, labels map[string]string, reasons ...string) {
 	ns := newNamespace(t, "place-node", labels, nsOptions{waitGone: true})
 	n := len(nodes)
 	runWorkload(t, deploymentOf(ns, "rt", int32(n), runtimeTemplate("rt")))
@@ -93,7 +93,7 @@ func testPerNodeCap(t *testing.T, nodes []poolNode, labels map[string]string, re
 	checkInPool(t, pods)
 
 	scaleDeployment(t, ns, "rt", int32(n+1))
-	pending := waitPendingWithEvent(t, ns, "rt", n, reason)
+	pending := waitPendingWithEvent(t, ns, "rt", n, reasons...)
 	t.Logf("replica %d stays Pending: %s", n+1, pending)
 	// The replicas already placed stay where they were.
 	ctx, cancel := callContext(t)
@@ -113,6 +113,11 @@ func testPerNodeCap(t *testing.T, nodes []poolNode, labels map[string]string, re
 	}
 }
 
+// reasonInsufficientCPU is kube-scheduler's NodeResourcesFit reason: with
+// whole-node or whole-core sizing the requests alone refuse a replica beyond
+// the cap, before the extender is asked.
+const reasonInsufficientCPU = "Insufficient cpu"
+
 // checkInPool fails for every pod not on a pool node.
 func checkInPool(t *testing.T, pods []corev1.Pod) {
 	t.Helper()
@@ -129,13 +134,13 @@ func checkInPool(t *testing.T, pods []corev1.Pod) {
 // waitPendingWithEvent waits until the workload has placed exactly placed
 // pods and one more is Pending unscheduled with a FailedScheduling event whose
 // message contains reason (any message when reason is empty), and returns
-// that message.
-func waitPendingWithEvent(t *testing.T, ns, workload string, placed int, reason string) string {
+// that message. reasons are alternatives: the message must contain one.
+func waitPendingWithEvent(t *testing.T, ns, workload string, placed int, reasons ...string) string {
 	t.Helper()
 	var msg string
 	what := fmt.Sprintf("%d placed pods of %s/%s and one Pending with a FailedScheduling event", placed, ns, workload)
-	if reason != "" {
-		what += fmt.Sprintf(" mentioning %q", reason)
+	if len(reasons) > 0 {
+		what += fmt.Sprintf(" mentioning one of %q", reasons)
 	}
 	waitFor(t, 2*time.Minute, what, func(ctx context.Context) (bool, string, error) {
 		pods, err := workloadPods(ctx, ns, workload)
@@ -159,9 +164,15 @@ func waitPendingWithEvent(t *testing.T, ns, workload string, placed int, reason 
 			return false, "", err
 		}
 		for _, e := range evs {
-			if reason == "" || strings.Contains(e.Message, reason) {
+			if len(reasons) == 0 {
 				msg = e.Message
 				return true, msg, nil
+			}
+			for _, r := range reasons {
+				if strings.Contains(e.Message, r) {
+					msg = e.Message
+					return true, msg, nil
+				}
 			}
 		}
 		var msgs []string

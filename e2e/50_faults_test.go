@@ -520,19 +520,17 @@ func resetTLSSecret(t *testing.T) {
 
 // rotationObserver polls the TLS Secret and records the rotations it sees.
 type rotationObserver struct {
-	mu                 sync.Mutex
-	firstCA, lastCA    string
-	lastServing        string
-	servingRotations   int // serving certificate changed, same CA
-	caSwitches         int // the signing CA changed
-	switchedAt         time.Time
-	phases             []string
-	cancel             context.CancelFunc
-	wg                 sync.WaitGroup
-	lastErr            string
-	servingFromNewCA   bool
-	lastPhase          string
-	servingAfterSwitch int
+	mu               sync.Mutex
+	firstCA, lastCA  string
+	lastServing      string
+	servingRotations int // serving certificate changed, same CA
+	caSwitches       int // the signing CA changed
+	switchedAt       time.Time
+	phases           []string
+	cancel           context.CancelFunc
+	wg               sync.WaitGroup
+	lastErr          string
+	lastPhase        string
 }
 
 func watchRotation(t *testing.T) *rotationObserver {

@@ -104,7 +104,7 @@ func newSuiteEnv(ctx context.Context, f flags) (*suiteEnv, error) {
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
 	if err != nil {
-		return nil, fmt.Errorf("loading kubeconfig %s: %w", kc, err)
+		return nil, fmt.Errorf("loading kubeconfig %s: %w (an empty kubeconfig: is the cluster being (re)created? `make cluster-up deploy`)", kc, err)
 	}
 	// The 2-core e2e machine is slow under load; client-side throttling would
 	// only add noise to the admission stream tests.
