@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -335,8 +334,4 @@ func buildRules(pod *corev1.Pod, runtime []int, ns policy.Namespace, s policy.Si
 
 func (r fieldRule) conflict(a Action) Conflict {
 	return Conflict{Field: r.field, Pod: r.have, Policy: r.want, To: r.changeTo, Action: a}
-}
-
-func (r fieldRule) String() string {
-	return fmt.Sprintf("%s: %d have=%q want=%q", r.field, r.status, r.have, r.want)
 }

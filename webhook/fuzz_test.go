@@ -50,14 +50,15 @@ func FuzzMutate(f *testing.F) {
 	f.Add([]byte(`{`), uint8(0))
 
 	mutators := make([]*Mutator, len(fuzzNamespaces))
+	handlers := make([]*Handler, len(fuzzNamespaces))
 	for i, l := range fuzzNamespaces {
 		m := testMutator(l)
 		m.Pools = StaticPools{policy.DefaultPool: testPool, "mixed": {Nodes: 2, MinCPUMilli: 2000, MaxCPUMilli: 8000, ReservedCPUMilli: 100}}
 		mutators[i] = m
+		handlers[i], _ = testHandler(f, PathMutate, m.Admit)
 	}
 	f.Fuzz(func(t *testing.T, object []byte, which uint8) {
-		m := mutators[int(which)%len(mutators)]
-		h, _ := testHandler(t, PathMutate, m.Admit)
+		m, h := mutators[int(which)%len(mutators)], handlers[int(which)%len(handlers)]
 		body := fuzzEnvelope(object)
 		rec := post(h, body, "application/json")
 		switch rec.Code {

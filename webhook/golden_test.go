@@ -131,6 +131,13 @@ func TestGolden(t *testing.T) {
 						t.Errorf("%s differs from the outcome (run with -update and review the diff):\n--- got\n%s", path, body)
 					}
 				}
+				if v.labels[policy.LabelMode] == string(policy.ModeAudit) {
+					for _, op := range g.Patch {
+						if p, _ := op["path"].(string); p != "/metadata/annotations" && p != "/metadata/annotations/hdscale.io~1would-change" {
+							t.Errorf("audit mode patches %v", op)
+						}
+					}
+				}
 				if !resp.Allowed {
 					return
 				}
