@@ -7,10 +7,10 @@
 # build streams (the machine has 2 cores) plus the network-bound rootfs:
 #   stream 1: k8s    one go build of the seven Kubernetes binaries, with the
 #                    exact dependency versions of k8s.io/kubernetes
-#   stream 2: tools  one go build of etcd, coredns, containerd (+ctr, shim),
-#                    crictl, kind and metrics-server in a single wrapper module
-#                    (shared dependencies compiled once); if that module does
-#                    not build, each component is built on its own instead
+#   stream 2: one go build/install each of containerd (+ctr, shim), crictl,
+#             kind, etcd, coredns, metrics-server: their module graphs need
+#             different versions of shared modules (see build-bins.sh), so
+#             they cannot be one build; metrics-server (the longest) goes last
 #   beside:   debootstrap of the node rootfs
 # then the node image (node-image.sh) and the metrics-server image.
 # With KIND_NODE_IMAGE usable (see node-image.sh) the node-only parts are skipped.
@@ -49,9 +49,9 @@ parallel_builds() {
   bg build-all-k8s bash "$TOOLS_DIR/build-bins.sh" k8s
   if [ "$provided" = no ]; then
     bg build-all-rootfs bash "$TOOLS_DIR/node-image.sh" --rootfs
-    bg build-all-tools bash "$TOOLS_DIR/build-bins.sh" tools
+    bg build-all-others bash "$TOOLS_DIR/build-bins.sh" containerd crictl kind etcd coredns metrics-server
   else
-    bg build-all-tools bash "$TOOLS_DIR/build-bins.sh" kind metrics-server
+    bg build-all-others bash "$TOOLS_DIR/build-bins.sh" kind metrics-server
   fi
   wait_all
 }

@@ -7,6 +7,12 @@
 #                  kubeadm kube-proxy kubectl (one go build through a wrapper
 #                  module that pins every k8s.io staging module)
 #   etcd coredns containerd crictl kind metrics-server kwok
+# Each component keeps its own module graph. One joint wrapper module for the
+# non-Kubernetes components was tried and does not work at these versions:
+# containerd v2.3.4's CRI server needs k8s.io/cri-api v0.36 (crictl v1.37 needs
+# v0.37), and metrics-server v0.8.0 built against k8s.io/apiserver v0.37
+# compiles but panics at start ("cannot find model definition for
+# ...NodeMetrics"). build-all.sh runs these builds beside the Kubernetes one.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 

@@ -104,11 +104,17 @@ EOF
   gnode=$(kctl -n "$NS" get pod general -o jsonpath='{.spec.nodeName}')
   pnode=$(kctl -n "$NS" get pod pool -o jsonpath='{.spec.nodeName}')
   pip=$(kctl -n "$NS" get pod pool -o jsonpath='{.status.podIP}')
-  [ "$(kctl get node "$gnode" -o jsonpath='{.metadata.labels.hdscale\.io/pool}')" = "" ] &&
-    [ "$gnode" != "$CLUSTER_NAME-control-plane" ] &&
-    log "ok: untolerated pod on general worker $gnode" || { log "FAIL: untolerated pod on $gnode"; fails=1; }
-  [ "$(kctl get node "$pnode" -o jsonpath='{.metadata.labels.hdscale\.io/pool}')" = runtime ] &&
-    log "ok: tolerating pod on pool node $pnode" || { log "FAIL: tolerating pod on $pnode"; fails=1; }
+  if [ -z "$(kctl get node "$gnode" -o jsonpath='{.metadata.labels.hdscale\.io/pool}')" ] &&
+    [ "$gnode" != "$CLUSTER_NAME-control-plane" ]; then
+    log "ok: untolerated pod on general worker $gnode"
+  else
+    log "FAIL: untolerated pod on $gnode"; fails=1
+  fi
+  if [ "$(kctl get node "$pnode" -o jsonpath='{.metadata.labels.hdscale\.io/pool}')" = runtime ]; then
+    log "ok: tolerating pod on pool node $pnode"
+  else
+    log "FAIL: tolerating pod on $pnode"; fails=1
+  fi
 
   local x=(kctl -n "$NS" exec general -- /netcheck)
   check "pod->pod across nodes ($gnode -> $pnode, $pip)" "${x[@]}" get "http://$pip:8080/" || fails=1
@@ -120,8 +126,11 @@ EOF
   local top
   top=$(kctl top nodes --no-headers 2>&1 || true)
   echo "$top" >&2
-  [ "$(echo "$top" | awk '$2 ~ /^[0-9]+m$/' | grep -c . || true)" -eq "$(kctl get nodes --no-headers | grep -c .)" ] &&
-    log "ok: kubectl top nodes shows all nodes" || { log "FAIL: kubectl top nodes"; fails=1; }
+  if [ "$(echo "$top" | awk '$2 ~ /^[0-9]+m$/' | grep -c . || true)" -eq "$(kctl get nodes --no-headers | grep -c .)" ]; then
+    log "ok: kubectl top nodes shows all nodes"
+  else
+    log "FAIL: kubectl top nodes"; fails=1
+  fi
 
   kctl delete namespace "$NS" --wait=false >/dev/null
   [ "$fails" -eq 0 ] || die "cluster check failed"

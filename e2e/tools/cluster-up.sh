@@ -9,6 +9,9 @@
 # Add-ons: pod network (nodenet, in the node image), host-path default
 # StorageClass, metrics-server (built from Go, image loaded with kind load).
 #
+# First runs build-all.sh (Docker engine, binaries, node and metrics-server
+# images; seconds when cached, ~1 h of compiling on a cold 2-core machine).
+#
 # Usage: cluster-up.sh
 #   KIND_NODE_IMAGE=<image>   use a published kind node image (see node-image.sh)
 #   HDSCALE_CLUSTER_NAME, HDSCALE_KUBECONFIG override name and kubeconfig path
@@ -75,7 +78,7 @@ cluster_healthy() {
   running=$(docker ps -q --filter "label=io.x-k8s.kind.cluster=$CLUSTER_NAME" | grep -c . || true)
   [ "$running" -eq "$NODE_COUNT" ] || { log "cluster $CLUSTER_NAME: $running of $NODE_COUNT node containers running"; return 1; }
   images=$(docker ps --filter "label=io.x-k8s.kind.cluster=$CLUSTER_NAME" --format '{{.Image}}' | sort -u)
-  [ "$images" = "$image" ] || { log "cluster $CLUSTER_NAME runs $(echo $images), not $image"; return 1; }
+  [ "$images" = "$image" ] || { log "cluster $CLUSTER_NAME runs $(echo "$images" | tr '\n' ' '), not $image"; return 1; }
   mkdir -p "$(dirname "$CLUSTER_KUBECONFIG")"
   kind export kubeconfig --name "$CLUSTER_NAME" --kubeconfig "$CLUSTER_KUBECONFIG" >/dev/null 2>&1 || return 1
   local state

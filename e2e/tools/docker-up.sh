@@ -81,7 +81,8 @@ ensure_engine() {
 # probe_image: a tiny image made locally (runcwrap itself is the payload).
 probe_image() {
   local bin; bin=$(build_tool runcwrap)
-  local tag="hdscale/probe:$(basename "$(dirname "$bin")" | sed 's/^runcwrap-//')"
+  local tag
+  tag="hdscale/probe:$(basename "$(dirname "$bin")" | sed 's/^runcwrap-//')"
   if ! image_exists "$tag"; then
     local dir; dir=$(mktemp -d)
     cp "$bin" "$dir/probe"

@@ -14,7 +14,9 @@ LOG_DIR="$HDSCALE_CACHE/logs"
 mkdir -p "$BIN_CACHE" "$LOG_DIR"
 
 # The e2e cluster: its name and where its kubeconfig goes (git-ignored).
+# shellcheck disable=SC2034 # used by the scripts that source this file
 CLUSTER_NAME="${HDSCALE_CLUSTER_NAME:-hdscale}"
+# shellcheck disable=SC2034
 CLUSTER_KUBECONFIG="${HDSCALE_KUBECONFIG:-$REPO_ROOT/.cluster/kubeconfig}"
 
 export CGO_ENABLED=0
@@ -91,7 +93,7 @@ build_tool() {
     cp "$src"/*.go "$work/"
     rm -f "$work"/*_test.go
     (
-      cd "$work"
+      cd "$work" || exit 1
       printf 'module hdscale.local/tools/%s\n\ngo 1.22\n' "$name" >go.mod
       GOWORK=off GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' -o "$out/$name" .
     ) >&2
