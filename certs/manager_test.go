@@ -457,6 +457,12 @@ func TestCABundleRepair(t *testing.T) {
 			if _, err := m.reconcile(context.Background()); err != nil {
 				t.Fatal(err)
 			}
+			// First let every cache catch up with the initial fill: a
+			// cache still holding the pre-fill configuration would look
+			// "broken" before the break below is seen.
+			eventually(t, "the informer caches to see the initial fill", func() bool {
+				return m.bundleInCache(c.secret(t).Data[KeyCABundle])
+			})
 			wrong := encodeCertPEM(mustCA(t, c.clk.Now(), time.Hour).Cert.Raw)
 			tc.breakIt(t, c, wrong)
 			eventually(t, "the informer cache to see the broken caBundle", func() bool {

@@ -316,8 +316,10 @@ func testReapply(t *testing.T) {
 }
 
 // Webhook flags shortened for the rotation test (cmd/webhook/main.go). The
-// CA overlap is not configurable (certs.DefaultOverlap, 10 min) and a CA's
-// renewal window must exceed propagation delay + overlap, so the window
+// CA overlap keeps its default (--ca-overlap, 10 min: the test ends once the
+// stream has run well past the switch to the new CA, before the old CA leaves
+// the bundle) and a CA's renewal window must exceed propagation delay +
+// overlap, so the window
 // (--cert-rotate-before, shared by CA and serving certificate) is just over
 // 10 min, and lifetimes just over that make renewals come due soon after
 // issue: serving renewal ~30 s after issue, CA rotation start ~60 s, switch

@@ -49,33 +49,45 @@ func (r reason) String() string {
 }
 
 // nodeEval is everything the extender concluded about one node for one pod.
-// Filter and score fill it; explain renders it.
+// Filter and score fill it; explain renders it. It is kept small (72 bytes):
+// a request writes one per candidate node and the explain ring keeps them.
 type nodeEval struct {
 	Name string
 	// Idx is the node's index in the snapshot, -1 when unknown.
 	Idx     int32
 	Verdict verdict
 	Reason  reason
-	// Score is the prioritize score, -1 when not scored.
-	Score int64
 	// Live is true when the node's metrics sample is fresh; otherwise the
 	// requests-based fallback applies.
 	Live bool
 	Hot  bool
-	// AllocMilli is allocatable CPU. UsageMilli is the sample's usage,
-	// EstimateMilli the estimates of replicas no sample includes yet
-	// (reservations included), RequestedMilli the requests of bound pods and
-	// reservations. LoadMilli is UsageMilli+EstimateMilli when live, else
-	// RequestedMilli; Util is LoadMilli/AllocMilli.
-	AllocMilli, UsageMilli, EstimateMilli, RequestedMilli, LoadMilli int64
-	Util                                                             float64
-	// SampleAge is the age of the node's sample, -1 when it has none.
-	SampleAge time.Duration
+	// Score is the prioritize score, -1 when not scored.
+	Score int32
 	// Replicas counts this pod's group on the node (reservations included)
 	// against Cap; RuntimePods counts all runtime replicas, Reserved the
 	// reservations among them.
 	Replicas, Cap, RuntimePods, Reserved int32
+	// AllocMilli is allocatable CPU. UsageMilli is the sample's usage,
+	// EstimateMilli the estimates of replicas no sample includes yet
+	// (reservations included), RequestedMilli the requests of bound pods and
+	// reservations. LoadMilli is UsageMilli+EstimateMilli when live, else
+	// RequestedMilli (all clamped to int32: 2 million cores).
+	AllocMilli, UsageMilli, EstimateMilli, RequestedMilli, LoadMilli int32
+	// Util is LoadMilli/AllocMilli (computed in float64, kept as float32).
+	Util float32
+	// SampleAgeMs is the age of the node's sample, -1 when it has none.
+	SampleAgeMs int32
 }
+
+// SampleAge is the age of the node's sample, -1 when it has none.
+func (ev *nodeEval) SampleAge() time.Duration {
+	if ev.SampleAgeMs < 0 {
+		return -1
+	}
+	return time.Duration(ev.SampleAgeMs) * time.Millisecond
+}
+
+func clamp32(v int64) int32 { return int32(min(max(v, math.MinInt32), math.MaxInt32)) }
 
 // evalCtx is one request's view: one snapshot, one reservation set, one now.
 type evalCtx struct {
@@ -148,39 +160,41 @@ func (c *evalCtx) release() {
 //	load = CPU requests of the pods bound to the node + requests of
 //	       reservations on the node
 //
-// and utilisation = load / allocatable CPU.
-func (c *evalCtx) assess(ev *nodeEval) {
-	ev.SampleAge = -1
+// and utilisation = load / allocatable CPU, which assess returns.
+func (c *evalCtx) assess(ev *nodeEval) float64 {
+	ev.SampleAgeMs = -1
 	if ev.Idx < 0 {
 		ev.Util = 1
-		return
+		return 1
 	}
 	h := &c.snap.hot[ev.Idx]
 	var ro resOnNode
 	if c.over != nil {
 		ro = c.over[ev.Idx]
 	}
-	ev.AllocMilli = h.cpu
 	ev.RuntimePods = h.runtimePods + ro.count
 	ev.Reserved = ro.count
 	ev.Replicas = ro.inGroup
 	if c.groups != nil {
 		ev.Replicas += c.groups[ev.Idx]
 	}
-	ev.RequestedMilli = h.requested + ro.requested
-	ev.EstimateMilli = h.estimate + ro.estimate
+	requested, estimate := h.requested+ro.requested, h.estimate+ro.estimate
+	var usage int64
 	ev.Live = false
 	if h.sampleNano != 0 {
-		ev.SampleAge = time.Duration(c.nowNano - h.sampleNano)
-		ev.UsageMilli = h.usage
-		ev.Live = ev.SampleAge <= c.maxAge
+		age := time.Duration(c.nowNano - h.sampleNano)
+		ev.SampleAgeMs = clamp32(age.Milliseconds())
+		usage = h.usage
+		ev.Live = age <= c.maxAge
 	}
+	load := requested
 	if ev.Live {
-		ev.LoadMilli = ev.UsageMilli + ev.EstimateMilli
-	} else {
-		ev.LoadMilli = ev.RequestedMilli
+		load = usage + estimate
 	}
-	ev.Util = utilisation(ev.LoadMilli, ev.AllocMilli)
+	u := utilisation(load, h.cpu)
+	ev.AllocMilli, ev.UsageMilli, ev.EstimateMilli = clamp32(h.cpu), clamp32(usage), clamp32(estimate)
+	ev.RequestedMilli, ev.LoadMilli, ev.Util = clamp32(requested), clamp32(load), float32(u)
+	return u
 }
 
 func utilisation(load, alloc int64) float64 {
@@ -202,7 +216,7 @@ func (c *evalCtx) check(ev *nodeEval) {
 		ev.Verdict, ev.Reason = vUnresolvable, rNotInPool
 		return
 	}
-	if !c.snap.shapeOK[ev.Idx] {
+	if !h.shapeOK {
 		ev.Verdict, ev.Reason = vUnresolvable, rShape
 		return
 	}

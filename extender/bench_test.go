@@ -235,3 +235,68 @@ func BenchmarkCalibrationByteLoop(b *testing.B) {
 	calibrationSink = n
 	b.ReportMetric(float64(threadCPU()-c0)/float64(b.N)/float64(len(buf)), "cpu-ns/byte")
 }
+
+// cpuLoop runs f per iteration and reports the p50 and p99 of its thread
+// CPU time.
+func cpuLoop(b *testing.B, f func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var cpus []time.Duration
+	for b.Loop() {
+		c := threadCPU()
+		f()
+		cpus = append(cpus, threadCPU()-c)
+	}
+	reportPercentiles(b, cpus, "cpu-")
+}
+
+// The phase benchmarks split one request at 5,000 nodes into decoding the
+// body (the Pod from the cache, as for prioritize after filter), filter,
+// prioritize (decide only) and encoding both answers.
+
+func BenchmarkPhaseDecode(b *testing.B) {
+	env := newBenchEnv(b, 5000)
+	d := argsDecoder{snap: env.e.store.load(), pods: &podCache{}}
+	body := env.filter[0]
+	cpuLoop(b, func() { _, _ = d.decode(body) })
+}
+
+func BenchmarkPhaseFilter(b *testing.B) {
+	env := newBenchEnv(b, 5000)
+	snap := env.e.store.load()
+	evs := make([]nodeEval, snap.Len())
+	pod := benchPod(1)
+	cpuLoop(b, func() {
+		for j := range evs {
+			evs[j] = nodeEval{Name: snap.names[j], Idx: int32(j)}
+		}
+		env.e.decide(verbFilter, snap, pod, evs, t0)
+	})
+}
+
+func BenchmarkPhasePrioritize(b *testing.B) {
+	env := newBenchEnv(b, 5000)
+	snap := env.e.store.load()
+	evs := make([]nodeEval, snap.Len())
+	pod := benchPod(1)
+	cpuLoop(b, func() {
+		for j := range evs {
+			evs[j] = nodeEval{Name: snap.names[j], Idx: int32(j)}
+		}
+		env.e.decide(verbPrioritize, snap, pod, evs, t0)
+	})
+}
+
+func BenchmarkPhaseEncode(b *testing.B) {
+	env := newBenchEnv(b, 5000)
+	snap := env.e.store.load()
+	evs := make([]nodeEval, snap.Len())
+	for j := range evs {
+		evs[j] = nodeEval{Name: snap.names[j], Idx: int32(j), Score: 5}
+	}
+	var out []byte
+	cpuLoop(b, func() {
+		out = appendPriorities(out[:0], evs, snap.hostPrefix)
+		out, _ = appendFilterResult(out[:0], evs, snap.quoted, func(*nodeEval) string { return "" }, nil)
+	})
+}

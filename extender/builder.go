@@ -1,6 +1,7 @@
 package extender
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -55,9 +56,15 @@ type Builder struct {
 	polled  time.Time
 	pollErr string
 
-	nodesDirty, runtimeDirty bool
-	prev                     *Snapshot
-	gen                      uint64
+	// What changed since the last snapshot: the node set or a node's static
+	// facts (nodesDirty: rebuild everything), the facts of some nodes, the
+	// replica counts of some groups, the bound runtime replicas.
+	nodesDirty  bool
+	dirtyNodes  map[string]struct{}
+	dirtyGroups map[groupKey]struct{}
+	boundDelta  map[types.UID]bool // true: now bound, false: gone
+	prev        *Snapshot
+	gen         uint64
 }
 
 type podEntry struct {
@@ -66,6 +73,8 @@ type podEntry struct {
 }
 
 type nodeAgg struct {
+	// pods counts the pods bound to the node (requests may be 0).
+	pods      int
 	requested int64
 	runtime   map[types.UID]*podEntry
 }
@@ -79,6 +88,10 @@ func NewBuilder(tol float64) *Builder {
 		agg:     map[string]*nodeAgg{},
 		groups:  map[groupKey]map[string]int32{},
 		samples: map[string]Sample{},
+
+		dirtyNodes:  map[string]struct{}{},
+		dirtyGroups: map[groupKey]struct{}{},
+		boundDelta:  map[types.UID]bool{},
 	}
 }
 
@@ -152,6 +165,7 @@ func (b *Builder) DeletePod(uid types.UID) bool {
 func (b *Builder) SetSamples(samples []NodeSample) bool {
 	for _, s := range samples {
 		b.samples[s.Node] = s.Sample
+		b.dirtyNodes[s.Node] = struct{}{}
 	}
 	return len(samples) > 0
 }
@@ -174,11 +188,13 @@ func sameCounted(a, b podFacts) bool {
 
 func (b *Builder) add(e *podEntry) {
 	b.pods[e.f.UID] = e
+	b.dirtyNodes[e.f.Node] = struct{}{}
 	a := b.agg[e.f.Node]
 	if a == nil {
 		a = &nodeAgg{}
 		b.agg[e.f.Node] = a
 	}
+	a.pods++
 	a.requested += e.f.RequestMilli
 	if !e.f.Runtime {
 		return
@@ -193,12 +209,15 @@ func (b *Builder) add(e *podEntry) {
 		b.groups[e.f.Group] = g
 	}
 	g[e.f.Node]++
-	b.runtimeDirty = true
+	b.dirtyGroups[e.f.Group] = struct{}{}
+	b.boundDelta[e.f.UID] = true
 }
 
 func (b *Builder) remove(e *podEntry) {
 	delete(b.pods, e.f.UID)
+	b.dirtyNodes[e.f.Node] = struct{}{}
 	a := b.agg[e.f.Node]
+	a.pods--
 	a.requested -= e.f.RequestMilli
 	if e.f.Runtime {
 		delete(a.runtime, e.f.UID)
@@ -209,74 +228,121 @@ func (b *Builder) remove(e *podEntry) {
 				delete(b.groups, e.f.Group)
 			}
 		}
-		b.runtimeDirty = true
+		b.dirtyGroups[e.f.Group] = struct{}{}
+		b.boundDelta[e.f.UID] = false
 	}
-	if a.requested == 0 && len(a.runtime) == 0 {
+	if a.pods == 0 {
 		delete(b.agg, e.f.Node)
 	}
 }
 
 // Snapshot publishes the current facts as an immutable Snapshot built at now.
+// Only what changed since the previous snapshot is recomputed; the rest is
+// shared with it (so a pod event costs a copy of the per-node arrays, not a
+// pass over every pod).
 func (b *Builder) Snapshot(now time.Time) *Snapshot {
 	b.gen++
 	s := &Snapshot{Generation: b.gen, Built: now, Polled: b.polled, PollError: b.pollErr}
 	prev := b.prev
-	if prev == nil || b.nodesDirty {
+	full := prev == nil || b.nodesDirty
+	if full {
 		s.layout = b.newLayout()
+		s.nodes = make([]NodeFacts, len(s.names))
+		s.hot = make([]nodeHot, len(s.names))
+		for i := range s.names {
+			b.fill(s, int32(i))
+		}
 	} else {
 		s.layout = prev.layout
-	}
-	n := len(s.names)
-	s.nodes = make([]NodeFacts, n)
-	s.hot = make([]nodeHot, n)
-	for i, name := range s.names {
-		f := &s.nodes[i]
-		f.nodeStatic = s.static[i]
-		f.Sample = b.samples[name]
-		if a := b.agg[name]; a != nil {
-			f.RequestedMilli = a.requested
-			f.RuntimePods = int32(len(a.runtime))
-			for _, e := range a.runtime {
-				if !covered(e, f.Sample) {
-					f.EstimateMilli += e.f.EstimateMilli
-					f.Uncovered++
-				}
+		s.nodes, s.hot = slices.Clone(prev.nodes), slices.Clone(prev.hot)
+		for name := range b.dirtyNodes {
+			if i, ok := s.index[name]; ok {
+				b.fill(s, i)
 			}
 		}
-		h := &s.hot[i]
-		h.pool = noPool
-		if f.Pool != "" {
-			h.pool = s.poolIDs[f.Pool]
-		}
-		h.runtimePods, h.cpu, h.mem = f.RuntimePods, f.Shape.CPUMilli, f.Shape.MemBytes
-		h.requested, h.estimate, h.usage = f.RequestedMilli, f.EstimateMilli, f.Sample.UsageMilli
-		if f.Sample.Has() {
-			h.sampleNano = f.Sample.Timestamp.UnixNano()
-		}
 	}
-	if prev == nil || b.nodesDirty || b.runtimeDirty {
+	switch {
+	case full:
 		s.groups = make(map[groupKey][]int32, len(b.groups))
-		for g, perNode := range b.groups {
-			counts := make([]int32, n)
-			for node, c := range perNode {
-				if i, ok := s.index[node]; ok {
-					counts[i] = c
-				}
-			}
-			s.groups[g] = counts
+		for g := range b.groups {
+			s.groups[g] = b.groupCounts(s, g)
 		}
+	case len(b.dirtyGroups) > 0:
+		s.groups = maps.Clone(prev.groups)
+		for g := range b.dirtyGroups {
+			if _, ok := b.groups[g]; ok {
+				s.groups[g] = b.groupCounts(s, g)
+			} else {
+				delete(s.groups, g)
+			}
+		}
+	default:
+		s.groups = prev.groups
+	}
+	switch {
+	case full:
 		s.bound = make(map[types.UID]struct{}, len(b.pods)/4)
 		for _, a := range b.agg {
 			for uid := range a.runtime {
 				s.bound[uid] = struct{}{}
 			}
 		}
-	} else {
-		s.groups, s.bound = prev.groups, prev.bound
+	case len(b.boundDelta) > 0:
+		s.bound = maps.Clone(prev.bound)
+		for uid := range b.boundDelta {
+			// Decide from the current state: a pod may have moved in and out.
+			if e, ok := b.pods[uid]; ok && e.f.Runtime {
+				s.bound[uid] = struct{}{}
+			} else {
+				delete(s.bound, uid)
+			}
+		}
+	default:
+		s.bound = prev.bound
 	}
-	b.nodesDirty, b.runtimeDirty = false, false
+	b.nodesDirty = false
+	clear(b.dirtyNodes)
+	clear(b.dirtyGroups)
+	clear(b.boundDelta)
 	b.prev = s
 	return s
+}
+
+// fill computes node i of s from the builder's state.
+func (b *Builder) fill(s *Snapshot, i int32) {
+	name := s.names[i]
+	f := &s.nodes[i]
+	*f = NodeFacts{nodeStatic: s.static[i], Sample: b.samples[name]}
+	if a := b.agg[name]; a != nil {
+		f.RequestedMilli = a.requested
+		f.RuntimePods = int32(len(a.runtime))
+		for _, e := range a.runtime {
+			if !covered(e, f.Sample) {
+				f.EstimateMilli += e.f.EstimateMilli
+				f.Uncovered++
+			}
+		}
+	}
+	h := &s.hot[i]
+	*h = nodeHot{pool: noPool, runtimePods: f.RuntimePods, cpu: f.Shape.CPUMilli, shapeOK: s.shapeOK[i],
+		requested: f.RequestedMilli, estimate: f.EstimateMilli, usage: f.Sample.UsageMilli}
+	if f.Pool != "" {
+		h.pool = s.poolIDs[f.Pool]
+	}
+	if f.Sample.Has() {
+		h.sampleNano = f.Sample.Timestamp.UnixNano()
+	}
+}
+
+// groupCounts is group g's replica count per node index of s.
+func (b *Builder) groupCounts(s *Snapshot, g groupKey) []int32 {
+	counts := make([]int32, len(s.names))
+	for node, c := range b.groups[g] {
+		if i, ok := s.index[node]; ok {
+			counts[i] = c
+		}
+	}
+	return counts
 }
 
 // newLayout indexes the current nodes (sorted by name) and their pools.

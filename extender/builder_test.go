@@ -126,7 +126,16 @@ func TestBuildEstimateDecay(t *testing.T) {
 // Build of the same objects.
 func TestBuilderIncrementalMatchesBuild(t *testing.T) {
 	t.Parallel()
-	rng := rand.New(rand.NewPCG(1, 2))
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			t.Parallel()
+			checkIncremental(t, seed)
+		})
+	}
+}
+
+func checkIncremental(t *testing.T, seed uint64) {
+	rng := rand.New(rand.NewPCG(seed, 2))
 	b := NewBuilder(0.05)
 	nodes := map[string]*v1.Node{}
 	pods := map[types.UID]*v1.Pod{}
@@ -317,5 +326,25 @@ func TestPodRequestMilli(t *testing.T) {
 				t.Errorf("podRequestMilli = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// Pods without CPU requests (BestEffort) are common: removing them must not
+// trip over a node aggregate that looked empty.
+func TestBuilderBestEffortPods(t *testing.T) {
+	t.Parallel()
+	b := NewBuilder(0.05)
+	b.SetNode(nodeStaticFrom(node("r-0", "runtime", 4000, 16*gi)))
+	be1 := bound(plainPod("ns", "be1", 0), "r-0", t0, t0)
+	be2 := bound(plainPod("ns", "be2", 0), "r-0", t0, t0)
+	req := bound(plainPod("ns", "req", 300), "r-0", t0, t0)
+	for _, p := range []*v1.Pod{be1, req, be2} {
+		b.SetPod(podFactsFrom(p), time.Time{}, t0)
+	}
+	b.DeletePod(req.UID)
+	b.DeletePod(be1.UID)
+	b.DeletePod(be2.UID)
+	if s := b.Snapshot(t0); s.Node(0).RequestedMilli != 0 || len(b.agg) != 0 || len(b.pods) != 0 {
+		t.Errorf("after removing every pod: %+v, agg %v", s.Node(0), b.agg)
 	}
 }

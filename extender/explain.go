@@ -163,9 +163,9 @@ func (l *explainLog) decisions(q explainQuery) []Decision {
 func explainNode(ev *nodeEval, texts *[numReasons]string) NodeExplain {
 	ne := NodeExplain{
 		Node: ev.Name, Verdict: ev.Verdict.String(), Data: "fallback", Hot: ev.Hot,
-		UtilPercent:      float64(int64(ev.Util*10000+0.5)) / 100,
-		AllocatableMilli: ev.AllocMilli, UsageMilli: ev.UsageMilli, EstimateMilli: ev.EstimateMilli,
-		RequestedMilli: ev.RequestedMilli, LoadMilli: ev.LoadMilli,
+		UtilPercent:      float64(int64(float64(ev.Util)*10000+0.5)) / 100,
+		AllocatableMilli: int64(ev.AllocMilli), UsageMilli: int64(ev.UsageMilli), EstimateMilli: int64(ev.EstimateMilli),
+		RequestedMilli: int64(ev.RequestedMilli), LoadMilli: int64(ev.LoadMilli),
 		Replicas: ev.Replicas, Cap: ev.Cap, RuntimePods: ev.RuntimePods, Reservations: ev.Reserved,
 	}
 	if ev.Reason != rNone {
@@ -175,7 +175,7 @@ func explainNode(ev *nodeEval, texts *[numReasons]string) NodeExplain {
 		}
 	}
 	if ev.Score >= 0 {
-		s := ev.Score
+		s := int64(ev.Score)
 		ne.Score = &s
 	}
 	switch {
@@ -184,8 +184,8 @@ func explainNode(ev *nodeEval, texts *[numReasons]string) NodeExplain {
 	case ev.Live:
 		ne.Data = "live"
 	}
-	if ev.SampleAge >= 0 {
-		a := ev.SampleAge.Seconds()
+	if ev.SampleAgeMs >= 0 {
+		a := ev.SampleAge().Seconds()
 		ne.SampleAgeSeconds = &a
 	}
 	return ne

@@ -107,8 +107,9 @@ func (o *outcome) text(ev *nodeEval) string {
 }
 
 // decide runs verb for pod over evs (Name and Idx set) against snap: the one
-// path every request takes. It fills evs, records reservations, the explain
-// entry, metrics and the V(1) log line.
+// path every request takes. It fills evs, records the reservation, counts
+// metrics, logs at V(1) and prepares the explain entry (filed by record once
+// the response is written).
 func (e *Extender) decide(verb string, snap *Snapshot, pod *v1.Pod, evs []nodeEval, start time.Time) outcome {
 	now := e.clock.Now()
 	pc, kind, msg := e.pods.classify(pod)

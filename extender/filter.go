@@ -24,25 +24,22 @@ type filterResult struct {
 // It is pure: it reads the context's snapshot and reservations only.
 func (c *evalCtx) filter(evs []nodeEval) filterResult {
 	var r filterResult
-	for i := range evs {
-		ev := &evs[i]
-		ev.Score = -1
-		c.assess(ev)
-		c.check(ev)
-		if ev.Verdict == vPass {
-			r.Passed++
-		}
-	}
-	if c.hot <= 0 || r.Passed == 0 {
-		return r
-	}
 	hot := 0
 	for i := range evs {
 		ev := &evs[i]
-		if ev.Verdict == vPass && ev.Live && ev.Util >= c.hot {
-			ev.Hot = true
-			hot++
+		ev.Score, ev.Hot = -1, false
+		u := c.assess(ev)
+		c.check(ev)
+		if ev.Verdict == vPass {
+			r.Passed++
+			if c.hot > 0 && ev.Live && u >= c.hot {
+				ev.Hot = true
+				hot++
+			}
 		}
+	}
+	if hot == 0 {
+		return r
 	}
 	if hot == r.Passed {
 		r.HotWaived = true

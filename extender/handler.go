@@ -21,7 +21,7 @@ func (e *Extender) Handler() http.Handler {
 	return serving.Recover(e.log, e.m.panics, mux)
 }
 
-// reqBuffers are the per-request buffers, reused through a pool.
+// reqBuffers are the per-request buffers, reused through a free list.
 type reqBuffers struct {
 	body bytes.Buffer
 	out  []byte
@@ -54,7 +54,7 @@ func (e *Extender) verbHandler(verb string) http.Handler {
 		bufs := reqBufs.get()
 		defer func() {
 			if bufs.body.Cap() <= maxPooled && cap(bufs.out) <= maxPooled {
-				bufs.dec.snap = nil
+				bufs.dec.snap, bufs.dec.pods = nil, nil
 				reqBufs.put(bufs)
 			}
 		}()
@@ -105,7 +105,7 @@ func (e *Extender) verbHandler(verb string) http.Handler {
 		if verb == verbFilter {
 			out, err = appendFilterResult(out, evs, snap.quoted, o.text, nodeList)
 			if err != nil {
-				e.fail(w, verb, errDecode, http.StatusBadRequest, "extender: "+err.Error())
+				e.fail(w, verb, errEncode, http.StatusInternalServerError, "extender: "+err.Error())
 				return
 			}
 		} else {

@@ -103,7 +103,7 @@ func (e *Extender) setPod(p *v1.Pod) {
 
 // deletePod forgets a pod and drops its reservation.
 func (e *Extender) deletePod(uid types.UID) {
-	e.res.Release(uid)
+	e.res.Forget(uid, e.clock.Now())
 	e.store.update(func(b *Builder) bool { return b.DeletePod(uid) })
 }
 

@@ -7,6 +7,7 @@ import (
 // Error reasons counted by hdscale_extender_errors_total.
 const (
 	errDecode       = "decode"
+	errEncode       = "encode"
 	errBodyTooLarge = "body_too_large"
 	errMethod       = "method"
 	errContentType  = "content_type"
@@ -48,7 +49,7 @@ func newMetrics(reg prometheus.Registerer, stale, reservations func() float64) (
 		}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hdscale_extender_errors_total",
-			Help: "Errors by reason (decode, body_too_large, method, content_type, no_pod, unknown_node, invalid_pod, metrics_poll).",
+			Help: "Errors by reason (decode, encode, body_too_large, method, content_type, no_pod, unknown_node, invalid_pod, metrics_poll).",
 		}, []string{"reason"}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hdscale_extender_panics_total",

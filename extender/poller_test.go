@@ -54,6 +54,17 @@ func TestPollOnce(t *testing.T) {
 	if got := e.staleNodes(); got != 2 {
 		t.Errorf("stale nodes after a minute without samples = %v, want 2", got)
 	}
+	if !e.pollFailing.Load() {
+		t.Error("poll failure not recorded")
+	}
+	// It comes back: fresh samples, live again.
+	src.samples, src.err = []NodeSample{sample("r-0", 100, clk.Now()), sample("r-1", 100, clk.Now())}, nil
+	if err := e.pollOnce(context.Background(), src); err != nil {
+		t.Fatal(err)
+	}
+	if snap = e.store.rebuild(); snap.PollError != "" || e.pollFailing.Load() || e.staleNodes() != 0 {
+		t.Errorf("after recovery: error %q, stale %v", snap.PollError, e.staleNodes())
+	}
 }
 
 func TestClientMetricsSource(t *testing.T) {

@@ -49,6 +49,11 @@ import (
 //     reservation is dropped; so is that of a pod seen unschedulable in a
 //     version newer than the one the reservation was made for (so a late
 //     event about an earlier failed attempt cannot drop a fresh reservation).
+//   - A pod can be deleted while its scheduling cycle is still running (a
+//     Deployment scaled down during a burst): the informer's delete event
+//     then arrives before the reservation exists. Deleted pod UIDs are
+//     therefore remembered for the TTL, and Reserve refuses them, so such a
+//     pod never holds a slot on a node.
 //   - A reservation whose pod is never seen again expires after the TTL.
 //
 // Readers never lock: the set is copy-on-write behind an atomic pointer and
@@ -59,6 +64,10 @@ type Reservations struct {
 	mu   sync.Mutex
 	ttl  time.Duration
 	view atomic.Pointer[resView]
+	// gone remembers deleted pod UIDs (until the given time) so that a
+	// scheduling cycle finishing after the delete event cannot reserve for
+	// them. Guarded by mu; only writers read it.
+	gone map[types.UID]time.Time
 }
 
 // Reservation is a predicted placement.
@@ -80,13 +89,24 @@ type Reservation struct {
 type resView struct {
 	byUID  map[types.UID]*Reservation
 	byNode map[string][]*Reservation
+	// resolved caches the snapshot node index of each reservation for one
+	// layout (computed by the first request that reads this view).
+	resolved atomic.Pointer[resolvedView]
+}
+
+// resolvedView lists a view's reservations with their node indexes in one
+// snapshot layout (-1: node unknown there).
+type resolvedView struct {
+	layout uint64
+	res    []*Reservation
+	idx    []int32
 }
 
 var emptyResView = &resView{byUID: map[types.UID]*Reservation{}, byNode: map[string][]*Reservation{}}
 
 // NewReservations returns an empty set whose reservations live for ttl.
 func NewReservations(ttl time.Duration) *Reservations {
-	r := &Reservations{ttl: ttl}
+	r := &Reservations{ttl: ttl, gone: map[types.UID]time.Time{}}
 	r.view.Store(emptyResView)
 	return r
 }
@@ -94,11 +114,15 @@ func NewReservations(ttl time.Duration) *Reservations {
 func (r *Reservations) load() *resView { return r.view.Load() }
 
 // Reserve records res (replacing any reservation of the same pod), created
-// at now.
-func (r *Reservations) Reserve(res Reservation, now time.Time) {
+// at now. It reports false, recording nothing, when the pod was deleted
+// within the TTL (see Forget).
+func (r *Reservations) Reserve(res Reservation, now time.Time) bool {
 	res.Created, res.Expires = now, now.Add(r.ttl)
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if until, ok := r.gone[res.UID]; ok && now.Before(until) {
+		return false
+	}
 	old := r.load()
 	v := &resView{byUID: maps.Clone(old.byUID), byNode: maps.Clone(old.byNode)}
 	if prev, ok := v.byUID[res.UID]; ok {
@@ -108,6 +132,16 @@ func (r *Reservations) Reserve(res Reservation, now time.Time) {
 	// Never append in place: the old slice is shared with readers.
 	v.byNode[res.Node] = append(slices.Clip(v.byNode[res.Node]), &res)
 	r.view.Store(v)
+	return true
+}
+
+// Forget drops the reservation of a deleted pod and refuses new ones for it
+// until the TTL has passed.
+func (r *Reservations) Forget(uid types.UID, now time.Time) {
+	r.mu.Lock()
+	r.gone[uid] = now.Add(r.ttl)
+	r.mu.Unlock()
+	r.Release(uid)
 }
 
 // Get returns the reservation of uid.
@@ -155,6 +189,7 @@ func (r *Reservations) drop(match func(*Reservation) bool, uid types.UID) bool {
 
 // Prune drops expired reservations and those whose pod is bound in snap.
 func (r *Reservations) Prune(snap *Snapshot, now time.Time) int {
+	r.forgetGone(now)
 	stale := func(res *Reservation) bool { return !now.Before(res.Expires) || snap.isBound(res.UID) }
 	found := false
 	for _, res := range r.load().byUID {
@@ -181,6 +216,13 @@ func (r *Reservations) Prune(snap *Snapshot, now time.Time) int {
 	}
 	r.view.Store(v)
 	return dropped
+}
+
+// forgetGone ends the memory of pods deleted more than a TTL ago.
+func (r *Reservations) forgetGone(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	maps.DeleteFunc(r.gone, func(_ types.UID, until time.Time) bool { return !now.Before(until) })
 }
 
 // Count is the number of unexpired reservations at now.
@@ -237,27 +279,35 @@ type resOnNode struct {
 // snap, on a node snap knows. dst has snap.Len() zeroed entries; overlay
 // returns the indexes it touched (to reset them after the request).
 func (v *resView) overlay(snap *Snapshot, self types.UID, g groupKey, now time.Time, dst []resOnNode, touched []int32) []int32 {
-	for node, list := range v.byNode {
-		idx, ok := snap.Lookup(node)
-		if !ok {
+	r := v.resolved.Load()
+	if r == nil || r.layout != snap.layout.id {
+		r = &resolvedView{layout: snap.layout.id, res: make([]*Reservation, 0, len(v.byUID)), idx: make([]int32, 0, len(v.byUID))}
+		for node, list := range v.byNode {
+			idx, ok := snap.Lookup(node)
+			if !ok {
+				idx = -1
+			}
+			for _, res := range list {
+				r.res, r.idx = append(r.res, res), append(r.idx, idx)
+			}
+		}
+		v.resolved.Store(r)
+	}
+	for i, res := range r.res {
+		idx := r.idx[i]
+		if idx < 0 || res.UID == self || !now.Before(res.Expires) || snap.isBound(res.UID) {
 			continue
 		}
-		var sum resOnNode
-		for _, res := range list {
-			if res.UID == self || !now.Before(res.Expires) || snap.isBound(res.UID) {
-				continue
-			}
-			sum.count++
-			if res.Group == g {
-				sum.inGroup++
-			}
-			sum.estimate += res.EstimateMilli
-			sum.requested += res.RequestMilli
-		}
-		if sum.count > 0 {
-			dst[idx] = sum
+		sum := &dst[idx]
+		if sum.count == 0 {
 			touched = append(touched, idx)
 		}
+		sum.count++
+		if res.Group == g {
+			sum.inGroup++
+		}
+		sum.estimate += res.EstimateMilli
+		sum.requested += res.RequestMilli
 	}
 	return touched
 }

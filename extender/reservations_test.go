@@ -96,3 +96,34 @@ func TestReservationsOverlay(t *testing.T) {
 		t.Errorf("overlay = %v %+v, want r-1 = %+v", touched, over, want)
 	}
 }
+
+// A pod deleted while its scheduling cycle still runs: the delete event
+// comes first, the cycle's Reserve after it. The pod must not hold a slot.
+func TestReservationsForgetDeletedBeforeReserve(t *testing.T) {
+	t.Parallel()
+	r := NewReservations(time.Minute)
+	g := groupKey{"team", "runtime"}
+	r.Reserve(Reservation{UID: "held", Node: "n-0", Group: g}, t0)
+	r.Forget("held", t0.Add(time.Second))
+	if _, ok := r.Get("held"); ok {
+		t.Fatal("Forget kept an existing reservation")
+	}
+	r.Forget("late", t0)
+	if r.Reserve(Reservation{UID: "late", Node: "n-0", Group: g}, t0.Add(time.Second)) {
+		t.Fatal("Reserve accepted a pod deleted a second ago")
+	}
+	if got := r.Count(t0.Add(time.Second)); got != 0 {
+		t.Fatalf("count = %d, want 0", got)
+	}
+	// The memory of the delete lasts one TTL, then Prune ends it (UIDs are
+	// never reused, so this only bounds memory).
+	r.Prune(Build(Input{Now: t0}), t0.Add(61*time.Second))
+	if !r.Reserve(Reservation{UID: "late", Node: "n-0", Group: g}, t0.Add(time.Minute)) {
+		t.Fatal("the delete was remembered beyond the TTL")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.gone) != 0 {
+		t.Fatalf("gone not pruned: %v", r.gone)
+	}
+}

@@ -32,13 +32,13 @@ func (c *evalCtx) score(evs []nodeEval) int {
 	win := -1
 	for i := range evs {
 		ev := &evs[i]
-		c.assess(ev)
+		u := c.assess(ev)
 		c.check(ev)
 		if ev.Verdict != vPass {
 			ev.Score = 0
 			continue
 		}
-		ev.Score = scoreOf(ev.Util)
+		ev.Score = int32(scoreOf(u))
 		if win < 0 || better(ev, &evs[win]) {
 			win = i
 		}

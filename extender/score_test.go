@@ -44,16 +44,16 @@ func TestAssessLiveAndFallback(t *testing.T) {
 			snap := Build(Input{Nodes: poolNodes("r", "runtime", 1), Pods: []*v1.Pod{replica, ds}, Samples: tt.samples, Now: t0, ShapeTolerance: 0.05})
 			evs := evsFor(snap, "r-0")
 			c := evalCtxFor(t, snap, nil, runtimePod("team", "new", policy.PerCore, "runtime", 1000, 1000), t0, Default())
-			c.assess(&evs[0])
+			u := c.assess(&evs[0])
 			ev := evs[0]
-			if ev.Live != tt.wantLive || ev.LoadMilli != tt.wantLoad {
+			if ev.Live != tt.wantLive || int64(ev.LoadMilli) != tt.wantLoad {
 				t.Errorf("live=%v load=%d, want %v %d (%+v)", ev.Live, ev.LoadMilli, tt.wantLive, tt.wantLoad, ev)
 			}
-			if want := float64(tt.wantLoad) / 4000; ev.Util != want {
-				t.Errorf("util = %v, want %v", ev.Util, want)
+			if want := float64(tt.wantLoad) / 4000; u != want || ev.Util != float32(want) {
+				t.Errorf("util = %v (%v), want %v", u, ev.Util, want)
 			}
-			if len(tt.samples) == 0 && ev.SampleAge != -1 {
-				t.Errorf("sample age without a sample = %v", ev.SampleAge)
+			if len(tt.samples) == 0 && ev.SampleAge() != -1 {
+				t.Errorf("sample age without a sample = %v", ev.SampleAge())
 			}
 		})
 	}
@@ -91,13 +91,13 @@ func TestScoreTieBreakAndUniqueMax(t *testing.T) {
 		pods       []*v1.Pod
 		nodes      []string
 		wantWinner string
-		wantScores map[string]int64
+		wantScores map[string]int32
 	}{
 		{
 			name:    "all idle: node name decides",
 			samples: []NodeSample{sample("r-0", 0, fresh), sample("r-1", 0, fresh), sample("r-2", 0, fresh)},
 			nodes:   []string{"r-2", "r-0", "r-1"}, wantWinner: "r-0",
-			wantScores: map[string]int64{"r-0": 10, "r-1": 9, "r-2": 9},
+			wantScores: map[string]int32{"r-0": 10, "r-1": 9, "r-2": 9},
 		},
 		{
 			name:    "fewest runtime replicas first",
@@ -107,31 +107,31 @@ func TestScoreTieBreakAndUniqueMax(t *testing.T) {
 				bound(runtimePod("b", "y", policy.PerCore, "runtime", 10, 10), "r-2", placed, placed),
 			},
 			nodes: []string{"r-0", "r-1", "r-2"}, wantWinner: "r-1",
-			wantScores: map[string]int64{"r-0": 8, "r-1": 9, "r-2": 8},
+			wantScores: map[string]int32{"r-0": 8, "r-1": 9, "r-2": 8},
 		},
 		{
 			name:    "then lowest utilisation",
 			samples: []NodeSample{sample("r-0", 150, fresh), sample("r-1", 100, fresh), sample("r-2", 120, fresh)},
 			nodes:   []string{"r-0", "r-1", "r-2"}, wantWinner: "r-1",
-			wantScores: map[string]int64{"r-0": 8, "r-1": 9, "r-2": 8},
+			wantScores: map[string]int32{"r-0": 8, "r-1": 9, "r-2": 8},
 		},
 		{
 			name:    "a clearly lighter node wins on score",
 			samples: []NodeSample{sample("r-0", 2000, fresh), sample("r-1", 400, fresh), sample("r-2", 3000, fresh)},
 			nodes:   []string{"r-0", "r-1", "r-2"}, wantWinner: "r-1",
-			wantScores: map[string]int64{"r-0": 5, "r-1": 9, "r-2": 2},
+			wantScores: map[string]int32{"r-0": 5, "r-1": 9, "r-2": 2},
 		},
 		{
 			name:    "all saturated: the winner is raised to 1",
 			samples: []NodeSample{sample("r-0", 4000, fresh), sample("r-1", 4100, fresh)},
 			nodes:   []string{"r-0", "r-1"}, wantWinner: "r-0",
-			wantScores: map[string]int64{"r-0": 1, "r-1": 0},
+			wantScores: map[string]int32{"r-0": 1, "r-1": 0},
 		},
 		{
 			name:    "ineligible and unknown nodes score 0 and never win",
 			samples: []NodeSample{sample("r-0", 3000, fresh), sample("gpu-0", 0, fresh)},
 			nodes:   []string{"gpu-0", "ghost", "r-0"}, wantWinner: "r-0",
-			wantScores: map[string]int64{"gpu-0": 0, "ghost": 0, "r-0": 2},
+			wantScores: map[string]int32{"gpu-0": 0, "ghost": 0, "r-0": 2},
 		},
 	}
 	for _, tt := range tests {

@@ -99,15 +99,18 @@ type layout struct {
 	poolIDs map[string]int32
 }
 
-// nodeHot is what filter and score read of one node.
+// nodeHot is what filter and score read of one node: one cache line.
 type nodeHot struct {
 	pool        int32 // poolIDs of the node's pool, noPool without
 	runtimePods int32
-	cpu, mem    int64 // allocatable
+	cpu         int64 // allocatable
 	requested   int64
 	estimate    int64
 	usage       int64
 	sampleNano  int64 // sample timestamp (UnixNano), 0 without a sample
+	// shapeOK: the node's shape is within tolerance of its pool's
+	// reference (see layout.shapeOK).
+	shapeOK bool
 }
 
 const noPool = -1

@@ -49,6 +49,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.DurationVar(&f.certs.CertValidity, "cert-validity", certs.DefaultCertValidity, "lifetime of a new serving certificate")
 	fs.DurationVar(&f.certs.RotateBefore, "cert-rotate-before", 0, "renew a certificate this long before it expires (0: when a third of its lifetime is left)")
 	fs.DurationVar(&f.certs.PropagationDelay, "ca-propagation-delay", certs.DefaultPropagationDelay, "how long a new CA is published in caBundles before it signs serving certificates")
+	fs.DurationVar(&f.certs.Overlap, "ca-overlap", certs.DefaultOverlap, "how long the old CA stays in caBundles after serving certificates switched to the new CA")
 	fs.StringVar(&f.tlsCertFile, "tls-cert-file", "", "serve this certificate instead of managing one (local and bench runs; needs --tls-key-file)")
 	fs.StringVar(&f.tlsKeyFile, "tls-key-file", "", "private key of --tls-cert-file")
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster configuration)")
