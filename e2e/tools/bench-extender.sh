@@ -13,15 +13,24 @@
 # per-core runtime pods per scheduler, in two modes: e2e (create while
 # scheduling) and burst (scheduler paused while the pods are created).
 #
-# Environment: BENCH_NODES (1000), BENCH_PODS (1000), BENCH_ROUNDS (3),
-# BENCH_MODES ("e2e burst"), BENCH_GO_BENCH (1: run go test -bench ./extender/),
-# BENCH_KEEP_CP (0: stop the local control plane at the end).
+# Each round also reports the CPU per bound pod of the scheduler under test,
+# the extender, kube-apiserver, etcd and kwok (from /proc/<pid>/stat): less
+# sensitive than wall-clock throughput to whatever else shares the cores.
+#
+# Environment: BENCH_NODES (1000), BENCH_POOL_NODES (= BENCH_NODES: how many
+# of the nodes are in the runtime pool; the rest are ordinary nodes),
+# BENCH_PODS (500), BENCH_ROUNDS (3), BENCH_MODES ("e2e burst"),
+# BENCH_GO_BENCH (1: run go test -bench ./extender/), BENCH_NAME (extender:
+# the results' file name), BENCH_KEEP_CP (0: stop the local control plane at
+# the end).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$TOOLS_DIR/localcp/bench-lib.sh"
 
 NODES=${BENCH_NODES:-1000}
-PODS=${BENCH_PODS:-1000}
+POOL_NODES=${BENCH_POOL_NODES:-$NODES}
+NAME=${BENCH_NAME:-extender}
+PODS=${BENCH_PODS:-500}
 ROUNDS=${BENCH_ROUNDS:-3}
 MODES=${BENCH_MODES:-e2e burst}
 EXT_LISTEN=${BENCH_EXTENDER_LISTEN:-127.0.0.1:28888}
@@ -53,25 +62,31 @@ start_all() {
 }
 phase start-schedulers start_all
 
+lcp_pid() { cut -d' ' -f1 "$LOCALCP_DIR/pids/$1.pid"; }
+
 variants() {
   echo -variant "name=profile,scheduler=bench-profile,metrics=https://127.0.0.1:$PORT_PROFILE/metrics,pid=$(bench_pid sched-profile)"
   echo -variant "name=hdscale,scheduler=bench-hdscale,metrics=https://127.0.0.1:$PORT_HDSCALE/metrics,extender=http://$EXT_HEALTH/metrics,pid=$(bench_pid sched-hdscale)"
   echo -variant "name=stock,scheduler=bench-stock,metrics=https://127.0.0.1:$PORT_STOCK/metrics,pid=$(bench_pid sched-stock)"
+  echo -track "extender=$(bench_pid extender)"
+  local c
+  for c in kube-apiserver etcd kwok; do echo -track "$c=$(lcp_pid $c)"; done
 }
 
-md="$BENCH_OUT/extender.md"
+md="$BENCH_OUT/$NAME.md"
 {
   echo "# bench-extender $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
   echo "machine: $(machine_info)"
   echo
-  echo "$NODES KWOK nodes (32 CPU, pool runtime), $PODS per-core runtime pods per round, $ROUNDS rounds per scheduler"
+  echo "$NODES KWOK nodes (32 CPU; $POOL_NODES in pool runtime), $PODS per-core runtime pods per round, $ROUNDS rounds per scheduler; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$md"
 
 for mode in $MODES; do
   # shellcheck disable=SC2046 # variants prints separate words on purpose
-  phase "schedbench-$mode" "$BENCH_RUN/bin/schedbench" -kubeconfig "$KUBECONFIG" -nodes "$NODES" -pods "$PODS" \
-    -rounds "$ROUNDS" -mode "$mode" -out "$BENCH_OUT/extender-$mode.json" $(variants) | tee -a "$md"
+  phase "schedbench-$mode" "$BENCH_RUN/bin/schedbench" -kubeconfig "$KUBECONFIG" -nodes "$NODES" \
+    -pool-nodes "$POOL_NODES" -pods "$PODS" -rounds "$ROUNDS" -mode "$mode" -out "$BENCH_OUT/$NAME-$mode.json" \
+    $(variants) | tee -a "$md"
 done
 
 if [ "${BENCH_GO_BENCH:-1}" = 1 ]; then

@@ -17,7 +17,9 @@
 #
 # Environment: BENCH_WEBHOOK_PARTS ("isolation e2e"), BENCH_RATES
 # (500,2000,5000), BENCH_ISO_DURATION (10s), BENCH_ISO_ROUNDS (3),
-# BENCH_E2E_ROUNDS (5), BENCH_E2E_DURATION (10s), BENCH_E2E_CONCURRENCY (1,16).
+# BENCH_E2E_ROUNDS (5), BENCH_E2E_DURATION (10s), BENCH_E2E_CONCURRENCY (1,16),
+# BENCH_NICE (unset; e.g. -15 runs the isolation servers and generator at that
+# nice level, for a machine shared with other work - the results say so).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -44,9 +46,12 @@ stop_started() {
 trap 'rc=$?; stop_started; (exit $rc); _phase_exit_report' EXIT
 stop_started # leftovers of an interrupted run
 
+NICE=()
+[ -n "${BENCH_NICE:-}" ] && NICE=(nice -n "$BENCH_NICE")
+
 start_bg() { # NAME BINARY ARGS...
   local name=$1 bin=$2; shift 2
-  "$bin" "$@" </dev/null >"$RUN/logs/$name.log" 2>&1 &
+  "${NICE[@]}" "$bin" "$@" </dev/null >"$RUN/logs/$name.log" 2>&1 &
   echo "$! $bin" >"$RUN/pids/$name.pid"
   log "$name: started (pid $!, log $RUN/logs/$name.log)"
 }
@@ -87,10 +92,11 @@ isolation() {
     echo
     echo "machine: $(machine)"
     echo
-    echo "command: e2e/tools/bench-webhook.sh (BENCH_WEBHOOK_PARTS=isolation)"
+    echo "command: e2e/tools/bench-webhook.sh (BENCH_WEBHOOK_PARTS=isolation${BENCH_NICE:+ BENCH_NICE=$BENCH_NICE})"
+    [ -n "${BENCH_NICE:-}" ] && echo && echo "servers and generator ran at nice $BENCH_NICE (the machine was shared with other work)"
     echo
   } >"$md"
-  "$RUN/bin/webhookload" run -case "$CASE" -ca "$certs/ca.crt" \
+  "${NICE[@]}" "$RUN/bin/webhookload" run -case "$CASE" -ca "$certs/ca.crt" \
     -hdscale-url "https://$wh/mutate" -hdscale-control "http://$ctl" -hdscale-metrics "http://$health/metrics" \
     -hdscale-pid "$(pid_of hdscale-harness)" \
     -noop-url "https://$noop/mutate" -noop-metrics "https://$noop/metrics" -noop-pid "$(pid_of noop-local)" \
@@ -114,8 +120,17 @@ isolation() {
     echo "In-process allocations per admission (\`go test -run '^\$' -bench BenchmarkAdmit -benchmem ./e2e/bench/webhookload/\`):"
     echo
     echo '```'
-    (cd "$REPO_ROOT" && go test -run '^$' -bench BenchmarkAdmit -benchmem -count 3 ./e2e/bench/webhookload/ | grep -E '^(Benchmark|cpu|goos)')
+    (cd "$REPO_ROOT" && "${NICE[@]}" go test -run '^$' -bench BenchmarkAdmit -benchmem -count 3 ./e2e/bench/webhookload/ | grep -E '^(Benchmark|cpu|goos)')
     echo '```'
+    # The webhook package's own benchmarks, when it has any.
+    if grep -qs '^func Benchmark' "$REPO_ROOT"/webhook/*_test.go; then
+      echo
+      echo "The webhook package's benchmarks (\`go test -run '^\$' -bench . -benchmem ./webhook/\`):"
+      echo
+      echo '```'
+      (cd "$REPO_ROOT" && "${NICE[@]}" go test -run '^$' -bench . -benchmem -count 3 ./webhook/ | grep -E '^(Benchmark|cpu|goos)')
+      echo '```'
+    fi
   } | tee -a "$md"
   log "results: $md"
 }

@@ -6,6 +6,7 @@ import (
 	"log"
 	"sync"
 	"syscall"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -86,6 +87,22 @@ func scrapeExtender(ctx context.Context, v variant) map[string]stats.Histogram {
 			return nil
 		}
 		out[verb] = h
+	}
+	return out
+}
+
+// cpuSnapshot reads the CPU time used so far by the variant's scheduler
+// ("scheduler") and every tracked process; unreadable ones are left out.
+func cpuSnapshot(o options, v variant) map[string]time.Duration {
+	out := map[string]time.Duration{}
+	procs := append([]tracked{}, o.Track...)
+	if v.PID > 0 {
+		procs = append(procs, tracked{Name: "scheduler", PID: v.PID})
+	}
+	for _, p := range procs {
+		if t, err := benchkit.ProcCPU(p.PID); err == nil {
+			out[p.Name] = t
+		}
 	}
 	return out
 }

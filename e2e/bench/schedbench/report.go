@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
+	"strings"
 
 	"github.com/hdscale/hdscale/e2e/bench/internal/stats"
 )
@@ -12,6 +14,7 @@ import (
 type report struct {
 	Mode     string          `json:"mode"`
 	Nodes    int             `json:"nodes"`
+	Pool     int             `json:"poolNodes"`
 	NodeCPU  int64           `json:"nodeCPU"`
 	Pods     int             `json:"podsPerRound"`
 	Rounds   []roundResult   `json:"rounds"`
@@ -36,12 +39,18 @@ type variantResult struct {
 	MedianExtPrioritizeP99Ms  float64 `json:"medianExtenderPrioritizeP99Ms,omitempty"`
 	Unbound                   int     `json:"unbound"`
 	OverCap                   int     `json:"overCap"`
+	// MedianCPUMsPerPod is, per measured process, the median over rounds of
+	// its CPU per pod; "total" sums the processes of each round first.
+	MedianCPUMsPerPod map[string]float64 `json:"medianCpuMsPerPod,omitempty"`
+	// MedianNetCPUMsPerPod is the same for the idle-corrected figures.
+	MedianNetCPUMsPerPod map[string]float64 `json:"medianNetCpuMsPerPod,omitempty"`
 }
 
 func summarize(o options, rounds []roundResult) report {
-	rep := report{Mode: o.Mode, Nodes: o.Nodes, NodeCPU: o.NodeCPU, Pods: o.Pods, Rounds: rounds}
+	rep := report{Mode: o.Mode, Nodes: o.Nodes, Pool: o.PoolNodes, NodeCPU: o.NodeCPU, Pods: o.Pods, Rounds: rounds}
 	for _, v := range o.Variants {
 		var pps, mean, p99, fm, fp, pm, pp []float64
+		cpu, net := map[string][]float64{}, map[string][]float64{}
 		vr := variantResult{Name: v.Name, Scheduler: v.Scheduler}
 		for _, r := range rounds {
 			if r.Variant != v.Name {
@@ -56,6 +65,22 @@ func summarize(o options, rounds []roundResult) report {
 				fm, fp = append(fm, r.ExtFilterMeanMs), append(fp, r.ExtFilterP99Ms)
 				pm, pp = append(pm, r.ExtPrioritizeMeanMs), append(pp, r.ExtPrioritizeP99Ms)
 			}
+			total := 0.0
+			for name, ms := range r.CPUMsPerPod {
+				cpu[name] = append(cpu[name], ms)
+				total += ms
+			}
+			if len(r.CPUMsPerPod) > 0 {
+				cpu["total"] = append(cpu["total"], total)
+			}
+			total = 0
+			for name, ms := range r.NetCPUMsPerPod {
+				net[name] = append(net[name], ms)
+				total += ms
+			}
+			if len(r.NetCPUMsPerPod) > 0 {
+				net["total"] = append(net["total"], total)
+			}
 			vr.Unbound += r.Pods - r.Bound
 			vr.OverCap += r.OverCap
 		}
@@ -64,6 +89,7 @@ func summarize(o options, rounds []roundResult) report {
 		vr.MinPodsPerSecond, vr.MaxPodsPerSecond = finite(lo), finite(hi)
 		vr.MedianAlgoMeanMs = finite(stats.Median(mean))
 		vr.MedianAlgoP99Ms = finite(stats.Median(p99))
+		vr.MedianCPUMsPerPod, vr.MedianNetCPUMsPerPod = medians(cpu), medians(net)
 		vr.MedianExtFilterMeanMs, vr.MedianExtFilterP99Ms = finite(stats.Median(fm)), finite(stats.Median(fp))
 		vr.MedianExtPrioritizeMeanMs, vr.MedianExtPrioritizeP99Ms = finite(stats.Median(pm)), finite(stats.Median(pp))
 		rep.Variants = append(rep.Variants, vr)
@@ -78,8 +104,8 @@ func summarize(o options, rounds []roundResult) report {
 }
 
 func (r report) markdown(w io.Writer) {
-	fmt.Fprintf(w, "\nmode %s: %d nodes x %d CPU, %d pods per round, %d rounds per scheduler\n\n",
-		r.Mode, r.Nodes, r.NodeCPU, r.Pods, len(r.Rounds)/max(len(r.Variants), 1))
+	fmt.Fprintf(w, "\nmode %s: %d nodes x %d CPU (%d in the pool), %d pods per round, %d rounds per scheduler\n\n",
+		r.Mode, r.Nodes, r.NodeCPU, r.Pool, r.Pods, len(r.Rounds)/max(len(r.Variants), 1))
 	fmt.Fprintln(w, "| scheduler | median pods/s | min–max pods/s | algorithm mean (ms) | algorithm p99 (ms) | unbound | over cap |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
 	for _, v := range r.Variants {
@@ -93,6 +119,7 @@ func (r report) markdown(w io.Writer) {
 	for _, v := range r.Variants[1:] {
 		fmt.Fprintf(w, "ratio %s/%s of median pods/s: %.2f\n", v.Name, r.Variants[0].Name, r.Ratios[v.Name])
 	}
+	r.cpuTable(w)
 	for _, v := range r.Variants {
 		if v.MedianExtFilterMeanMs > 0 {
 			fmt.Fprintf(w, "\n%s: extender's own request time (median of rounds): filter mean %.2f ms, p99 %.2f ms; prioritize mean %.2f ms, p99 %.2f ms\n",
@@ -120,4 +147,55 @@ func finite(v float64) float64 {
 		return 0
 	}
 	return v
+}
+
+func medians(m map[string][]float64) map[string]float64 {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]float64, len(m))
+	for name, xs := range m {
+		out[name] = finite(stats.Median(xs))
+	}
+	return out
+}
+
+// cpuTable prints the median CPU per pod of every measured process, by
+// variant: idle-corrected per process, then the corrected and the gross
+// total, each also relative to the first variant.
+func (r report) cpuTable(w io.Writer) {
+	names := map[string]bool{}
+	for _, v := range r.Variants {
+		for n := range v.MedianCPUMsPerPod {
+			if n != "total" {
+				names[n] = true
+			}
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	cols := make([]string, 0, len(names))
+	for n := range names {
+		cols = append(cols, n)
+	}
+	sort.Strings(cols)
+	b0 := r.Variants[0]
+	fmt.Fprintf(w, "\nCPU per bound pod (ms, median of rounds, first create to last bound; per process net of its idle CPU rate):\n\n")
+	fmt.Fprintf(w, "| scheduler | %s | net total | vs %s | gross total | vs %s |\n|---|", strings.Join(cols, " | "), b0.Name, b0.Name)
+	fmt.Fprint(w, strings.Repeat("---:|", len(cols)+4), "\n")
+	rel := func(a, b float64) string {
+		if b <= 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.2f", a/b)
+	}
+	for _, v := range r.Variants {
+		fmt.Fprintf(w, "| %s |", v.Name)
+		for _, c := range cols {
+			fmt.Fprintf(w, " %.2f |", v.MedianNetCPUMsPerPod[c])
+		}
+		fmt.Fprintf(w, " %.2f | %s | %.2f | %s |\n", v.MedianNetCPUMsPerPod["total"], rel(v.MedianNetCPUMsPerPod["total"], b0.MedianNetCPUMsPerPod["total"]),
+			v.MedianCPUMsPerPod["total"], rel(v.MedianCPUMsPerPod["total"], b0.MedianCPUMsPerPod["total"]))
+	}
 }

@@ -81,8 +81,12 @@ func setupNodes(ctx context.Context, c *benchkit.Clients, o options) error {
 	want := make(map[string]float64, o.Nodes)
 	for i := range specs {
 		bg := float64(int(rng.Float64()*o.BackgroundMax*10)) / 10 // 0.1-core steps
+		pool := o.Pool
+		if i >= o.PoolNodes {
+			pool = ""
+		}
 		specs[i] = benchkit.NodeSpec{
-			Name: fmt.Sprintf("sb-node-%04d", i), Pool: o.Pool, CPUMilli: o.NodeCPU * 1000,
+			Name: fmt.Sprintf("sb-node-%04d", i), Pool: pool, CPUMilli: o.NodeCPU * 1000,
 			BackgroundCPU: bg, Bench: benchName,
 		}
 		want[specs[i].Name] = bg
@@ -90,12 +94,12 @@ func setupNodes(ctx context.Context, c *benchkit.Clients, o options) error {
 	if err := benchkit.CreateNodes(ctx, c, specs, 32); err != nil {
 		return err
 	}
-	if err := benchkit.WaitNodesReady(ctx, c, benchkit.LabelBench+"="+benchName, o.Nodes, 5*time.Minute); err != nil {
+	if err := benchkit.WaitNodesReady(ctx, c, benchkit.LabelBench+"="+benchName, o.Nodes, 15*time.Minute); err != nil {
 		return err
 	}
 	log.Printf("%d nodes Ready after %.1fs", o.Nodes, time.Since(start).Seconds())
 	if o.WaitMetrics {
-		if err := benchkit.WaitNodeMetrics(ctx, c, want, 0.15, 5*time.Minute); err != nil {
+		if err := benchkit.WaitNodeMetrics(ctx, c, want, 0.15, 15*time.Minute); err != nil {
 			return err
 		}
 		log.Printf("NodeMetrics of %d nodes as emulated after %.1fs", o.Nodes, time.Since(start).Seconds())
@@ -126,6 +130,13 @@ type roundResult struct {
 	MaxPerNode          int     `json:"maxPerNode"`
 	OverCap             int     `json:"overCap"`
 	LoadAvg             float64 `json:"loadAvg1m"`
+	// CPUMsPerPod is the CPU each measured process used during the round
+	// (first create to last bound) divided by the pods bound: "scheduler" is
+	// the scheduler under test, the rest are the -track processes.
+	CPUMsPerPod map[string]float64 `json:"cpuMsPerPod,omitempty"`
+	// NetCPUMsPerPod is CPUMsPerPod minus each process's idle CPU rate
+	// (measured just before the round) times the round's duration.
+	NetCPUMsPerPod map[string]float64 `json:"netCpuMsPerPod,omitempty"`
 }
 
 // algoMetric is kube-scheduler's time per scheduling algorithm run (filter
@@ -156,6 +167,25 @@ func runRound(ctx context.Context, c *benchkit.Clients, o options, v variant, ro
 		// Whatever happens, the scheduler must not stay stopped.
 		defer func() { _ = syscallKill(v.PID, sigCont) }()
 	}
+	// Idle window: the CPU the measured processes use with no pods coming
+	// (lease renewals, metrics scrapes and polls, informer resyncs) is
+	// subtracted, pro rata, from what they use during the round.
+	idle := map[string]float64{} // CPU seconds per second
+	if o.IdleWindow > 0 {
+		i0, t0 := cpuSnapshot(o, v), time.Now()
+		select {
+		case <-time.After(o.IdleWindow):
+		case <-ctx.Done():
+			return res, ctx.Err()
+		}
+		i1, el := cpuSnapshot(o, v), time.Since(t0).Seconds()
+		for name, a := range i0 {
+			if b, ok := i1[name]; ok {
+				idle[name] = (b - a).Seconds() / el
+			}
+		}
+	}
+	cpu0 := cpuSnapshot(o, v)
 	start := time.Now()
 	err = createPods(ctx, c, o, tmpl, label)
 	created := time.Now()
@@ -171,6 +201,16 @@ func runRound(ctx context.Context, c *benchkit.Clients, o options, v variant, ro
 	}
 	res.Bound = watch.WaitBound(ctx, o.Pods, o.RoundTimeout)
 	res.LoadAvg = benchkit.LoadAvg()
+	if cpu1, dur := cpuSnapshot(o, v), time.Since(start).Seconds(); res.Bound > 0 {
+		res.CPUMsPerPod, res.NetCPUMsPerPod = map[string]float64{}, map[string]float64{}
+		for name, t0 := range cpu0 {
+			if t1, ok := cpu1[name]; ok {
+				used := (t1 - t0).Seconds()
+				res.CPUMsPerPod[name] = used * 1000 / float64(res.Bound)
+				res.NetCPUMsPerPod[name] = max(used-idle[name]*dur, 0) * 1000 / float64(res.Bound)
+			}
+		}
+	}
 	boundAt, nodes := watch.Result()
 	var first, last time.Time
 	for _, t := range boundAt {

@@ -41,6 +41,7 @@ type runOptions struct {
 	duration       time.Duration
 	rounds         int
 	maxInflight    int
+	cooldown       time.Duration
 	idleConns      int
 	http2          bool
 	profileRate    float64
@@ -67,7 +68,8 @@ func runMain(args []string) error {
 	fs.DurationVar(&o.warmup, "warmup", 3*time.Second, "load before each measurement window (not recorded)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measurement window per target, rate and round")
 	fs.IntVar(&o.rounds, "rounds", 3, "interleaved rounds (targets alternate first/second)")
-	fs.IntVar(&o.maxInflight, "max-inflight", 512, "requests in flight at most (beyond: queued, latency counted from the scheduled time)")
+	fs.IntVar(&o.maxInflight, "max-inflight", 64, "requests in flight at most (beyond: queued in the generator, latency still counted from the scheduled time)")
+	fs.DurationVar(&o.cooldown, "cooldown", 2*time.Second, "idle time between steps (lets a server finish abandoned work)")
 	fs.IntVar(&o.idleConns, "idle-conns", 25, "idle keep-alive connections kept (client-go's transport default, which kube-apiserver's webhook client uses)")
 	fs.BoolVar(&o.http2, "http2", false, "use HTTP/2 (kube-apiserver uses HTTP/1.1 for webhooks reached through a Service)")
 	fs.Float64Var(&o.profileRate, "profile-rate", 2000, "after the measurements, load hdscale at this rate while taking a CPU profile (0: none)")
@@ -128,6 +130,7 @@ func runMain(args []string) error {
 				order = []*target{targets[1], targets[0]}
 			}
 			for _, t := range order {
+				time.Sleep(o.cooldown)
 				st, err := runStep(client, body, t, rate, o.warmup, o.duration, o.maxInflight)
 				if err != nil {
 					return fmt.Errorf("%s at %.0f/s: %w", t.Name, rate, err)

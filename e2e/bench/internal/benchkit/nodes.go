@@ -44,15 +44,15 @@ type NodeSpec struct {
 }
 
 // FakeNode is the Node object KWOK manages for spec: labelled and tainted as
-// a member of the hdscale pool, with the annotations that make metrics-server
-// scrape KWOK and report the emulated CPU.
+// a member of the hdscale pool (unless Pool is empty), with the annotations
+// that make metrics-server scrape KWOK and report the emulated CPU.
 func FakeNode(s NodeSpec) *corev1.Node {
 	alloc := corev1.ResourceList{
 		corev1.ResourceCPU:    *resource.NewMilliQuantity(s.CPUMilli, resource.DecimalSI),
 		corev1.ResourceMemory: resource.MustParse("256Gi"),
 		corev1.ResourcePods:   resource.MustParse("250"),
 	}
-	return &corev1.Node{
+	n := &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: s.Name,
 			Labels: map[string]string{
@@ -75,6 +75,11 @@ func FakeNode(s NodeSpec) *corev1.Node {
 		},
 		Status: corev1.NodeStatus{Capacity: alloc, Allocatable: alloc},
 	}
+	if s.Pool == "" { // an ordinary node outside every pool
+		delete(n.Labels, policy.NodePoolKey)
+		n.Spec.Taints = nil
+	}
+	return n
 }
 
 // CreateNodes creates the nodes (parallel requests); a node that exists is
@@ -86,6 +91,13 @@ func CreateNodes(ctx context.Context, c *Clients, specs []NodeSpec, parallel int
 		got, err := c.Kube.CoreV1().Nodes().Get(ctx, want.Name, metav1.GetOptions{})
 		if err == nil {
 			if sameNode(got, want) {
+				return nil
+			}
+			if sameShape(got, want) { // relabel in place: no KWOK re-initialisation
+				got.Labels, got.Annotations, got.Spec.Taints = want.Labels, want.Annotations, want.Spec.Taints
+				if _, err := c.Kube.CoreV1().Nodes().Update(ctx, got, metav1.UpdateOptions{}); err != nil {
+					return fmt.Errorf("updating node %s: %w", want.Name, err)
+				}
 				return nil
 			}
 			if err := deleteAndWait(ctx, c, want.Name); err != nil {
@@ -102,12 +114,18 @@ func CreateNodes(ctx context.Context, c *Clients, specs []NodeSpec, parallel int
 }
 
 func sameNode(got, want *corev1.Node) bool {
-	a := got.Status.Allocatable[corev1.ResourceCPU]
-	b := want.Status.Allocatable[corev1.ResourceCPU]
-	return got.Labels[LabelBench] == want.Labels[LabelBench] && got.Labels[LabelRound] == want.Labels[LabelRound] &&
+	return sameShape(got, want) &&
+		got.Labels[LabelBench] == want.Labels[LabelBench] && got.Labels[LabelRound] == want.Labels[LabelRound] &&
 		got.Labels[policy.NodePoolKey] == want.Labels[policy.NodePoolKey] &&
 		got.Annotations[AnnotationNodeCPU] == want.Annotations[AnnotationNodeCPU] &&
-		a.Cmp(b) == 0 && equality.Semantic.DeepEqual(got.Spec.Taints, want.Spec.Taints)
+		equality.Semantic.DeepEqual(got.Spec.Taints, want.Spec.Taints)
+}
+
+// sameShape: equal allocatable CPU (what a node's status was created with).
+func sameShape(got, want *corev1.Node) bool {
+	a := got.Status.Allocatable[corev1.ResourceCPU]
+	b := want.Status.Allocatable[corev1.ResourceCPU]
+	return a.Cmp(b) == 0
 }
 
 func deleteAndWait(ctx context.Context, c *Clients, name string) error {
