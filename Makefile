@@ -72,12 +72,12 @@ e2e: ## e2e suite against .cluster/kubeconfig (needs cluster-up + deploy)
 	$(GO) test -tags e2e -count=1 -timeout 50m -v ./e2e/ -args -kubeconfig=$(KUBECONFIG_E2E) 2>&1 | tee _out/e2e.log
 
 .PHONY: test
-test: ## what CI runs, each phase timed: vet, unit (race), bounded fuzz
-	@bash $(TOOLS)/timed.sh vet unit fuzz
-
-.PHONY: test-all
-test-all: ## test + the kind-based e2e suite: vet, unit, fuzz, cluster-up, deploy, e2e
+test: ## what CI runs, each phase timed: vet, unit (race), bounded fuzz, cluster-up, deploy, e2e
 	@bash $(TOOLS)/timed.sh vet unit fuzz cluster-up deploy e2e
+
+.PHONY: check
+check: ## the fast part of test (no cluster): vet, unit (race), bounded fuzz
+	@bash $(TOOLS)/timed.sh vet unit fuzz
 
 .PHONY: bench
 bench: ## benchmarks; results and commands in docs/benchmarks.md

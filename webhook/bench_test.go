@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/hdscale/hdscale/internal/policy"
 )
 
@@ -94,10 +96,19 @@ func BenchmarkCreatePatch(b *testing.B) {
 	pod := decodePod(b, raw)
 	ns, _, _ := policy.Parse(map[string]string{policy.LabelPattern: "per-node", policy.LabelConflict: "enforce"})
 	d := Plan(PlanInput{Pod: pod, Runtime: NewMatcher(DefaultConfig()).Match(pod).Containers, Policy: ns, Pool: testPool, SchedulerName: DefaultSchedulerName})
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := createPatch(raw, pod, d.Pod); err != nil {
-			b.Fatal(err)
-		}
+	// view: the fast path every decision of this case takes; full: the
+	// general path (whole-pod diffs), for the ratio between the two.
+	for _, c := range []struct {
+		name string
+		f    func([]byte, *corev1.Pod, *corev1.Pod) ([]byte, error)
+	}{{"view", createPatch}, {"full", createPatchFull}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.f(raw, pod, d.Pod); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

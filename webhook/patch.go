@@ -29,7 +29,23 @@ import (
 // The API server serializes objects with these same types, so for a request
 // from a same-version API server raw equals json(original) and the second
 // diff is CreatePatch's byte-comparison fast path.
+//
+// Most decisions take the fast path of patch_view.go (the same diff on a
+// view holding only the fields a decision changes); createPatchFull is the
+// general case.
 func createPatch(raw []byte, original, mutated *corev1.Pod) ([]byte, error) {
+	ops, ok, err := viewPatch(original, mutated)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return createPatchFull(raw, original, mutated)
+	}
+	return encodePatch(ops)
+}
+
+// createPatchFull diffs the whole pod (see createPatch).
+func createPatchFull(raw []byte, original, mutated *corev1.Pod) ([]byte, error) {
 	raw = bytes.TrimSpace(raw)
 	mutatedJSON, err := json.Marshal(mutated)
 	if err != nil {
@@ -64,6 +80,10 @@ func createPatch(raw []byte, original, mutated *corev1.Pod) ([]byte, error) {
 		}
 		ops = kept
 	}
+	return encodePatch(ops)
+}
+
+func encodePatch(ops []jsonpatch.Operation) ([]byte, error) {
 	if len(ops) == 0 {
 		return nil, nil
 	}
