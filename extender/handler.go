@@ -109,7 +109,14 @@ func (e *Extender) verbHandler(verb string) http.Handler {
 				return
 			}
 		} else {
-			out = appendPriorities(out, evs, snap.hostPrefix)
+			listed := evs
+			if !e.opts.ScoreAllNodes {
+				listed = evs[:0]
+				if o.winner >= 0 {
+					listed = evs[o.winner : o.winner+1]
+				}
+			}
+			out = appendPriorities(out, listed, snap.hostPrefix)
 		}
 		bufs.out = out
 		w.Header().Set("Content-Type", "application/json")

@@ -3,6 +3,7 @@ package extender
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -106,43 +107,64 @@ func TestHandlerAnswers(t *testing.T) {
 			name: "empty node list", pod: runtime, nodeNames: []string{}, wantScores: map[string]int64{}, wantResult: resultEmpty,
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			e, _, _ := newTestExtender(t)
-			load(e, nodes, nil, nil)
-			h := e.Handler()
-			fr := filterVia(t, h, tt.pod, tt.nodeNames)
-			if fr.Error != "" || fr.NodeNames == nil || !sameSet(*fr.NodeNames, tt.wantPass) ||
-				!sameSet(keys(fr.FailedNodes), tt.wantFailed) || !sameSet(keys(fr.FailedAndUnresolvableNodes), tt.wantUnres) {
-				t.Fatalf("filter = %+v (names %v)", fr, deref(fr.NodeNames))
+	for _, tc := range tests {
+		for _, scoreAll := range []bool{false, true} {
+			tt := tc
+			if !scoreAll {
+				tt.wantScores = winnerOnly(tc.wantScores)
 			}
-			if tt.wantInReason != "" {
-				found := false
-				for _, r := range fr.FailedAndUnresolvableNodes {
-					found = found || strings.Contains(r, tt.wantInReason)
+			t.Run(fmt.Sprintf("%s/scoreAllNodes=%v", tt.name, scoreAll), func(t *testing.T) {
+				t.Parallel()
+				e, _, _ := newTestExtender(t, func(o *Options) { o.ScoreAllNodes = scoreAll })
+				load(e, nodes, nil, nil)
+				h := e.Handler()
+				fr := filterVia(t, h, tt.pod, tt.nodeNames)
+				if fr.Error != "" || fr.NodeNames == nil || !sameSet(*fr.NodeNames, tt.wantPass) ||
+					!sameSet(keys(fr.FailedNodes), tt.wantFailed) || !sameSet(keys(fr.FailedAndUnresolvableNodes), tt.wantUnres) {
+					t.Fatalf("filter = %+v (names %v)", fr, deref(fr.NodeNames))
 				}
-				if !found {
-					t.Errorf("no reason mentions %q: %v", tt.wantInReason, fr.FailedAndUnresolvableNodes)
+				if tt.wantInReason != "" {
+					found := false
+					for _, r := range fr.FailedAndUnresolvableNodes {
+						found = found || strings.Contains(r, tt.wantInReason)
+					}
+					if !found {
+						t.Errorf("no reason mentions %q: %v", tt.wantInReason, fr.FailedAndUnresolvableNodes)
+					}
 				}
-			}
-			if got := testutil.ToFloat64(e.m.decisions.WithLabelValues(verbFilter, tt.wantResult)); got != 1 {
-				t.Errorf("decisions_total{filter,%s} = %v", tt.wantResult, got)
-			}
-			hp := prioritizeVia(t, h, tt.pod, tt.nodeNames)
-			if len(hp) != len(tt.nodeNames) {
-				t.Fatalf("prioritize returned %d hosts for %d nodes", len(hp), len(tt.nodeNames))
-			}
-			for _, p := range hp {
-				if want := tt.wantScores[p.Host]; p.Score != want {
-					t.Errorf("%s scored %d, want %d", p.Host, p.Score, want)
+				if got := testutil.ToFloat64(e.m.decisions.WithLabelValues(verbFilter, tt.wantResult)); got != 1 {
+					t.Errorf("decisions_total{filter,%s} = %v", tt.wantResult, got)
 				}
-			}
-			if got := testutil.ToFloat64(e.m.errors.WithLabelValues(errUnknownNode)); got != tt.wantUnknownCt {
-				t.Errorf("unknown_node errors = %v, want %v", got, tt.wantUnknownCt)
-			}
-		})
+				hp := prioritizeVia(t, h, tt.pod, tt.nodeNames)
+				if len(hp) != len(tt.wantScores) {
+					t.Fatalf("prioritize returned %d hosts (%v), want %v", len(hp), hp, tt.wantScores)
+				}
+				for _, p := range hp {
+					if want, ok := tt.wantScores[p.Host]; !ok || p.Score != want {
+						t.Errorf("%s scored %d, want %d (listed: %v)", p.Host, p.Score, want, ok)
+					}
+				}
+				if got := testutil.ToFloat64(e.m.errors.WithLabelValues(errUnknownNode)); got != tt.wantUnknownCt {
+					t.Errorf("unknown_node errors = %v, want %v", got, tt.wantUnknownCt)
+				}
+			})
+		}
 	}
+}
+
+// winnerOnly is what /prioritize lists by default: only the node with the
+// top score, when that is above 0 (ties go to the smaller name).
+func winnerOnly(scores map[string]int64) map[string]int64 {
+	winner, top := "", int64(0)
+	for h, s := range scores {
+		if s > top || (s == top && s > 0 && h < winner) {
+			winner, top = h, s
+		}
+	}
+	if winner == "" {
+		return map[string]int64{}
+	}
+	return map[string]int64{winner: top}
 }
 
 func TestHandlerNodeListRequest(t *testing.T) {

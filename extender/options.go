@@ -31,6 +31,14 @@ type Options struct {
 	// ReservationTTL bounds how long a predicted placement counts when the
 	// pod is never seen bound.
 	ReservationTTL time.Duration
+	// ScoreAllNodes lists every candidate in /prioritize responses. By
+	// default only the winner is listed: kube-scheduler counts a node missing
+	// from the list as 0, and the winner is a unique maximum of at least 1
+	// whose every point outweighs all other score plugins (the profile's
+	// extender weight), so the placement is the same while kube-scheduler
+	// decodes and merges one entry instead of one per node (GET /explain still
+	// shows every node's score). Set it to compare or debug.
+	ScoreAllNodes bool
 	// MaxBodyBytes caps a protocol request body.
 	MaxBodyBytes int64
 	// ExplainHistory is the number of recent decisions GET /explain keeps.
