@@ -39,6 +39,9 @@ type Options struct {
 	// decodes and merges one entry instead of one per node (GET /explain still
 	// shows every node's score). Set it to compare or debug.
 	ScoreAllNodes bool
+	// Profiling serves Go's runtime profiles under /debug/pprof/ on the
+	// health listener.
+	Profiling bool
 	// MaxBodyBytes caps a protocol request body.
 	MaxBodyBytes int64
 	// ExplainHistory is the number of recent decisions GET /explain keeps.

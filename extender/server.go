@@ -56,6 +56,9 @@ func (e *Extender) Serve(ctx context.Context, kube kubernetes.Interface, src Met
 	health.Register(hmux)
 	serving.RegisterMetrics(hmux, reg)
 	hmux.Handle("GET /explain", e.explainHandler())
+	if e.opts.Profiling {
+		serving.RegisterProfiling(hmux)
+	}
 
 	synced := e.startInformers(ctx, kube)
 	ticker := e.clock.NewTicker(e.opts.ReservationTTL / 2)
