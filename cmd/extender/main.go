@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/hdscale/hdscale/extender"
+	"github.com/hdscale/hdscale/internal/kube"
 	"github.com/hdscale/hdscale/internal/logging"
 	"github.com/hdscale/hdscale/internal/serving"
 	"k8s.io/client-go/kubernetes"
@@ -58,7 +59,7 @@ func run() error {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
 	cfg.UserAgent = "hdscale-extender"
-	kube, err := kubernetes.NewForConfig(cfg)
+	kubeClient, err := kubernetes.NewForConfig(kube.Protobuf(cfg))
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
@@ -70,5 +71,5 @@ func run() error {
 	defer stop()
 	log.Info("starting extender", "listen", opts.ListenAddr, "health", opts.HealthAddr, "metricsInterval", opts.MetricsInterval,
 		"metricsMaxAge", opts.MaxAge(), "shapeTolerance", opts.ShapeTolerance, "hotThreshold", opts.HotThreshold, "reservationTTL", opts.ReservationTTL)
-	return extender.Run(ctx, opts, kube, metrics, log, serving.NewRegistry())
+	return extender.Run(ctx, opts, kubeClient, metrics, log, serving.NewRegistry())
 }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hdscale/hdscale/certs"
+	"github.com/hdscale/hdscale/internal/kube"
 	"github.com/hdscale/hdscale/internal/logging"
 	"github.com/hdscale/hdscale/internal/serving"
 	"github.com/hdscale/hdscale/webhook"
@@ -111,7 +112,7 @@ func run(f *flags) error {
 		return err
 	}
 	restCfg.UserAgent = "hdscale-webhook"
-	client, err := kubernetes.NewForConfig(restCfg)
+	client, err := kubernetes.NewForConfig(kube.Protobuf(restCfg))
 	if err != nil {
 		return fmt.Errorf("creating the Kubernetes client: %w", err)
 	}
