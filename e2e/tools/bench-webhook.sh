@@ -11,7 +11,7 @@
 #   profile of hdscale at 2,000/s and `go test -bench BenchmarkAdmit -benchmem`.
 # e2e: e2e/bench/admission against the kind cluster (.cluster/kubeconfig):
 #   dry-run pod creates with no mutation, a MutatingAdmissionPolicy, the
-#   no-op webhook deployed in-cluster, and hdscale's webhook; interleaved
+#   no-op webhook deployed in-cluster (plain, and answering with a 1-op patch), and hdscale's webhook; interleaved
 #   rounds at concurrency 1 and 16. Needs `make cluster-up deploy` (run here
 #   when the cluster or hdscale is missing, unless BENCH_NO_CLUSTER_UP=1).
 #
@@ -155,7 +155,7 @@ e2e() {
   phase load-noop-image bash "$TOOLS_DIR/load-image.sh" "$image"
   rm -rf "$certs"
   "$RUN/bin/noopwebhook" gencert -dir "$certs" \
-    -hosts bench-noop-webhook.hdscale-bench-noop-system.svc,bench-noop-webhook.hdscale-bench-noop-system.svc.cluster.local
+    -hosts bench-noop-webhook.hdscale-bench-noop-system.svc,bench-noop-webhook.hdscale-bench-noop-system.svc.cluster.local,bench-noop-patch-webhook.hdscale-bench-noop-system.svc,bench-noop-patch-webhook.hdscale-bench-noop-system.svc.cluster.local
   {
     echo "# bench-webhook e2e $(date -u +%Y-%m-%dT%H:%MZ)"
     echo

@@ -2,25 +2,33 @@
 // kind cluster, side by side (docs/benchmarks.md, "Webhook end to end";
 // driven by e2e/tools/bench-webhook.sh). It sends server-side dry-run pod
 // creates (client-go, protobuf, high QPS/burst, like a controller) of one
-// webhook/testdata runtime pod into four namespaces, in interleaved rounds:
+// webhook/testdata runtime pod into five namespaces, in interleaved rounds:
 //
-//	none     hdscale-bench-none     nothing mutates pods there (baseline)
-//	map      hdscale-bench-map      a MutatingAdmissionPolicy doing hdscale's mutation in CEL (JSONPatch)
-//	noop     hdscale-bench-noop     e2e/bench/noopwebhook in the cluster: the floor of a webhook hop
-//	hdscale  hdscale-bench-hdscale  hdscale's webhook (namespace labelled hdscale.io/pattern=per-core)
+//	none        hdscale-bench-none        nothing mutates pods there (baseline)
+//	map         hdscale-bench-map         a MutatingAdmissionPolicy doing hdscale's mutation in CEL (JSONPatch)
+//	noop        hdscale-bench-noop        e2e/bench/noopwebhook in the cluster, no patch: the floor of a webhook hop
+//	hdscale     hdscale-bench-hdscale     hdscale's webhook (namespace labelled hdscale.io/pattern=per-core)
+//	noop-patch  hdscale-bench-noop-patch  the same no-op webhook answering with a one-operation JSON patch
+//	                                      (adds the annotation bench.hdscale.io/noop): the floor of a webhook
+//	                                      that mutates, since the API server must apply any patch it gets
 //
 // at each concurrency (closed loop: N workers, each creating back to back).
 // Per round it records latency quantiles, throughput, kube-apiserver CPU per
 // request (process_cpu_seconds_total from its /metrics, read through the
 // API before and after) and the webhook pods' CPU per request (their
 // /metrics through the pod proxy), and reports medians of per-round values
-// and of per-round deltas against "none".
+// and of per-round deltas against "none"; hdscale is compared with both
+// no-op webhooks (noop-patch minus noop is the API server's own cost of
+// accepting a patch, which any mutating webhook pays).
 //
-// It sets up the namespaces, the policy and the no-op webhook (Deployment,
-// Service, TLS Secret, MutatingWebhookConfiguration with the CA of
-// -noop-tls-dir, scoped to its namespace, with the same replicas, resources,
-// placement and webhook settings as hdscale's) and removes them at the end
-// unless -keep.
+// It sets up the namespaces, the policy and the two no-op webhooks (each a
+// Deployment, Service and MutatingWebhookConfiguration in
+// hdscale-bench-noop-system, named bench-noop-webhook and
+// bench-noop-patch-webhook, sharing one TLS Secret whose certificate,
+// from -noop-tls-dir, must cover both Services' DNS names; each scoped to
+// its variant's namespace, with the same replicas, resources, placement and
+// webhook settings as hdscale's), idempotently, and removes them at the end
+// unless -keep (-teardown removes what an earlier run left).
 package main
 
 import (
@@ -70,10 +78,10 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&o.kubeconfig, "kubeconfig", ".cluster/kubeconfig", "admin kubeconfig of the kind cluster")
 	fs.StringVar(&o.casePath, "case", "webhook/testdata/cases/helm-runtime-deployment.yaml", "webhook testdata case whose pod is created")
 	fs.StringVar(&o.noopImage, "noop-image", "", "image of e2e/bench/noopwebhook, loaded into the nodes")
-	fs.StringVar(&o.noopTLSDir, "noop-tls-dir", "", "ca.crt, tls.crt, tls.key for the no-op webhook's Service DNS name (noopwebhook gencert)")
+	fs.StringVar(&o.noopTLSDir, "noop-tls-dir", "", "ca.crt, tls.crt, tls.key for the no-op webhooks' Service DNS names, "+serviceHost(noopName)+" and "+serviceHost(noopPatchName)+" (noopwebhook gencert)")
 	fs.StringVar(&o.hdscaleNS, "hdscale-namespace", "hdscale-system", "namespace of hdscale's webhook")
 	fs.StringVar(&o.hdscaleName, "hdscale-webhook", "hdscale", "name of hdscale's MutatingWebhookConfiguration (and prefix of its Deployment, -webhook)")
-	fs.StringVar(&variants, "variants", "none,map,noop,hdscale", "variants to measure")
+	fs.StringVar(&variants, "variants", "none,map,noop,hdscale,noop-patch", "variants to measure")
 	fs.StringVar(&conc, "concurrency", "1,16", "closed-loop concurrencies")
 	fs.IntVar(&o.rounds, "rounds", 5, "interleaved rounds (variant order rotates per round)")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before each measurement (not recorded)")
@@ -81,7 +89,7 @@ func parseOptions(args []string) (options, error) {
 	fs.Float64Var(&o.qps, "qps", 5000, "client-go QPS")
 	fs.IntVar(&o.burst, "burst", 5000, "client-go burst")
 	fs.BoolVar(&o.json, "json", false, "send JSON instead of protobuf (controllers use protobuf)")
-	fs.BoolVar(&o.keep, "keep", false, "keep the namespaces, policy and no-op webhook afterwards")
+	fs.BoolVar(&o.keep, "keep", false, "keep the namespaces, policy and no-op webhooks afterwards")
 	fs.BoolVar(&o.teardownOnly, "teardown", false, "only remove what an earlier run left")
 	fs.StringVar(&o.out, "out", "", "write every round's measurements as JSON here")
 	if err := fs.Parse(args); err != nil {
@@ -106,8 +114,10 @@ func parseOptions(args []string) (options, error) {
 	if o.rounds < 1 || o.duration <= 0 {
 		return o, errors.New("-rounds and -duration must be positive")
 	}
-	if has(o.variants, "noop") && !o.teardownOnly && (o.noopImage == "" || o.noopTLSDir == "") {
-		return o, errors.New("variant noop needs -noop-image and -noop-tls-dir")
+	for _, v := range o.variants {
+		if _, ok := noopServerOf(v); ok && !o.teardownOnly && (o.noopImage == "" || o.noopTLSDir == "") {
+			return o, fmt.Errorf("variant %s needs -noop-image and -noop-tls-dir", v)
+		}
 	}
 	return o, nil
 }
@@ -184,7 +194,7 @@ func run(o options) error {
 					return fmt.Errorf("round %d, %s at concurrency %d: %w", round, v, c, err)
 				}
 				r.Round = round
-				logf("round %d c=%-2d %-7s: %6.0f req/s p50 %6.2f ms p90 %6.2f ms p99 %6.2f ms apiserver %4.0f µs CPU/req, webhook %4.0f µs CPU/req, errors %d",
+				logf("round %d c=%-2d %-10s: %6.0f req/s p50 %6.2f ms p90 %6.2f ms p99 %6.2f ms apiserver %4.0f µs CPU/req, webhook %4.0f µs CPU/req, errors %d",
 					round, c, v, r.Throughput, r.P50, r.P90, r.P99, r.APIServerCPUPerReq*1e6, r.WebhookCPUPerReq*1e6, r.Errors)
 				res.Rounds = append(res.Rounds, r)
 			}

@@ -91,4 +91,109 @@ func TestReportTargets(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
+	for _, absent := range []string{"(e)", "patching no-op"} {
+		if strings.Contains(out, absent) {
+			t.Errorf("report without noop-patch mentions %q:\n%s", absent, out)
+		}
+	}
+}
+
+func TestReportPatchingNoop(t *testing.T) {
+	t.Parallel()
+	var rs []Round
+	for _, c := range []int{1, 16} {
+		for round := 1; round <= 3; round++ {
+			// Rounds differ (each variant alike), so per-round medians matter.
+			d := float64(round-2) * 0.5
+			for v, x := range map[string]struct{ p50, cpu float64 }{
+				"none": {2, 1e-3}, "map": {3, 2e-3}, "noop": {4, 3e-3}, "noop-patch": {5, 4.5e-3}, "hdscale": {6, 6e-3},
+			} {
+				p50 := x.p50 + d
+				rs = append(rs, Round{Round: round, Variant: v, Concurrency: c, P50: p50, P90: p50, P99: p50 + 1,
+					Throughput: 100 / p50, Requests: 10, APIServerCPUPerReq: x.cpu})
+			}
+		}
+	}
+	o := options{variants: []string{"none", "map", "noop", "hdscale", "noop-patch"}, concurrency: []int{1, 16}, rounds: 3}
+	var b bytes.Buffer
+	writeReport(&b, Results{Rounds: rs, Effects: []Effect{{Variant: "noop-patch", NoopAnnotation: true}}}, o)
+	out := b.String()
+	for _, want := range []string{
+		// The plain no-op line is unchanged: +4 vs +2.
+		"hdscale vs the no-op webhook at concurrency 1: added p50 +4.00 ms vs +2.00 ms = 2.00× (median of per-round ratios 2.00×, range 2.00–2.00; target ≤ 1.1×: missed); throughput 0.667×",
+		// Against the patching one: +4 vs +3, throughput 5/6 (median round).
+		"hdscale vs a patching no-op webhook at concurrency 1: added p50 +4.00 ms vs +3.00 ms = 1.33× (median of per-round ratios 1.33×, range 1.33–1.33); throughput 0.833× (per-round range 0.818–0.846); apiserver CPU/req +1500 µs over (e).",
+		"hdscale vs a patching no-op webhook at concurrency 16:",
+		"The API server's cost of accepting a patch at concurrency 1, (e) − (c): p50 +1.00 ms, p99 +1.00 ms, throughput 0.800×, apiserver CPU/req +1500 µs",
+		"The API server's cost of accepting a patch at concurrency 16",
+		"is the API server's own cost of accepting a patch",
+		"| (e) no-op webhook + 1-op patch | 5.00 ms |",
+		"| (e) no-op webhook + 1-op patch |  | no | no |  |  | no | yes | 0 |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	// (e) comes after (d) in the tables, as in -variants.
+	if i, j := strings.Index(out, "| (d) hdscale webhook | 6.00"), strings.Index(out, "| (e) no-op webhook + 1-op patch | 5.00"); i < 0 || j < i {
+		t.Errorf("table order:\n%s", out)
+	}
+}
+
+func TestParseOptionsVariants(t *testing.T) {
+	t.Parallel()
+	noop := []string{"-noop-image", "img", "-noop-tls-dir", "dir"}
+	o, err := parseOptions(noop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"none", "map", "noop", "hdscale", "noop-patch"}; !reflect.DeepEqual(o.variants, want) {
+		t.Errorf("default variants %v, want %v", o.variants, want)
+	}
+	for _, v := range o.variants {
+		if variantNamespaces[v] == "" || variantTitles[v] == "" {
+			t.Errorf("variant %s lacks a namespace or title", v)
+		}
+	}
+	if got := rotate(o.variants, 2); !reflect.DeepEqual(got, []string{"noop", "hdscale", "noop-patch", "none", "map"}) {
+		t.Errorf("rotate 2 = %v", got)
+	}
+	for _, tc := range []struct {
+		args    []string
+		wantErr string
+	}{
+		{nil, "variant noop needs -noop-image"},
+		{[]string{"-variants", "none,noop-patch"}, "variant noop-patch needs -noop-image and -noop-tls-dir"},
+		{[]string{"-variants", "none,noop-patch", "-noop-image", "img"}, "variant noop-patch needs"},
+		{[]string{"-variants", "none,noop-patch", "-teardown"}, ""},
+		{append([]string{"-variants", "none,noop-patch"}, noop...), ""},
+		{[]string{"-variants", "none,map,hdscale"}, ""},
+		{[]string{"-variants", "none,noop-pach"}, `unknown variant "noop-pach"`},
+		{[]string{"-variants", "noop-patch,none"}, `must start with "none"`},
+	} {
+		_, err := parseOptions(tc.args)
+		if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+			t.Errorf("%q: err %v, want %q", tc.args, err, tc.wantErr)
+		}
+	}
+}
+
+func TestAsExpected(t *testing.T) {
+	t.Parallel()
+	plain := &corev1.Pod{}
+	patched := &corev1.Pod{}
+	patched.Annotations = map[string]string{noopPatchAnnotation: "1"}
+	placed := &corev1.Pod{Spec: corev1.PodSpec{SchedulerName: "hdscale-scheduler"}}
+	for _, tc := range []struct {
+		v    string
+		pod  *corev1.Pod
+		want bool
+	}{
+		{"none", plain, true}, {"noop", plain, true}, {"noop-patch", plain, false},
+		{"noop-patch", patched, true}, {"noop", patched, false}, {"hdscale", placed, true}, {"hdscale", plain, false},
+	} {
+		if got := asExpected(tc.v, tc.pod); got != tc.want {
+			t.Errorf("asExpected(%s, %v/%v) = %v", tc.v, tc.pod.Spec.SchedulerName, tc.pod.Annotations, got)
+		}
+	}
 }

@@ -17,7 +17,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/hdscale/hdscale/internal/policy"
-	"github.com/hdscale/hdscale/webhook"
 )
 
 // Round is one measurement: one variant at one concurrency in one round.
@@ -134,7 +133,6 @@ type loadResult struct {
 func (m *measurer) load(ctx context.Context, v string, c int, d time.Duration) (loadResult, error) {
 	ns := variantNamespaces[v]
 	pods := m.client.CoreV1().Pods(ns)
-	want := expectMutated(v)
 	var mu sync.Mutex
 	var out loadResult
 	start := time.Now()
@@ -161,7 +159,7 @@ func (m *measurer) load(ctx context.Context, v string, c int, d time.Duration) (
 					continue
 				}
 				lat = append(lat, float64(el)/1e6)
-				if (got.Spec.SchedulerName == webhook.DefaultSchedulerName) != want {
+				if !asExpected(v, got) {
 					unexpected++
 				}
 			}
@@ -220,10 +218,12 @@ func (m *measurer) webhookReading(ctx context.Context, v string) (webhookReading
 				}
 			}
 		}
-	case "noop":
-		ns, selector, scheme, port = noopSystemNS, "app.kubernetes.io/name="+noopName, "https", "8443"
 	default:
-		return webhookReading{}, nil
+		n, ok := noopServerOf(v)
+		if !ok {
+			return webhookReading{}, nil
+		}
+		ns, selector, scheme, port = noopSystemNS, "app.kubernetes.io/name="+n.name, "https", "8443"
 	}
 	pods, err := m.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
 	if err != nil {
@@ -305,7 +305,7 @@ func (s *setup) checkEffects(ctx context.Context, pod *corev1.Pod) ([]Effect, er
 				}
 			}
 			last = effectOf(v, &got, warnings)
-			return (got.Spec.SchedulerName == webhook.DefaultSchedulerName) == expectMutated(v), nil
+			return asExpected(v, &got), nil
 		})
 		if err != nil {
 			if lastErr != nil {

@@ -127,7 +127,9 @@ type Effect struct {
 	CPU           string `json:"cpu"`
 	Env           string `json:"env"`
 	Annotation    bool   `json:"policyAnnotation"`
-	Warnings      int    `json:"warnings"`
+	// NoopAnnotation: the patching no-op webhook's annotation is there.
+	NoopAnnotation bool `json:"noopAnnotation"`
+	Warnings       int  `json:"warnings"`
 }
 
 func effectOf(v string, p *corev1.Pod, warnings int) Effect {
@@ -139,6 +141,7 @@ func effectOf(v string, p *corev1.Pod, warnings int) Effect {
 	}
 	_, e.NodeSelector = p.Spec.NodeSelector[policy.NodePoolKey]
 	_, e.Annotation = p.Annotations[policy.AnnotationPolicy]
+	_, e.NoopAnnotation = p.Annotations[noopPatchAnnotation]
 	m := webhook.NewMatcher(webhook.DefaultConfig()).Match(p)
 	var cpu, env []string
 	for _, i := range m.Containers {
@@ -158,5 +161,17 @@ func effectOf(v string, p *corev1.Pod, warnings int) Effect {
 }
 
 // expectMutated says whether a variant should have applied hdscale's
-// placement (the cheap per-request check of the measurement loop).
+// placement.
 func expectMutated(v string) bool { return v == "map" || v == "hdscale" }
+
+// asExpected says whether the dry-run answer got is what variant v should
+// return (the cheap per-request check of the measurement loop): hdscale's
+// placement exactly for map and hdscale, and the patching no-op webhook's
+// annotation exactly for noop-patch (so the API server did apply a patch).
+func asExpected(v string, got *corev1.Pod) bool {
+	if (got.Spec.SchedulerName == webhook.DefaultSchedulerName) != expectMutated(v) {
+		return false
+	}
+	_, patched := got.Annotations[noopPatchAnnotation]
+	return patched == (v == "noop-patch")
+}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,23 +25,66 @@ import (
 	"github.com/hdscale/hdscale/internal/policy"
 )
 
-// Namespaces of the variants; the no-op webhook's server runs in noopSystemNS
-// (never in the namespace it mutates).
+// Namespaces of the variants; the no-op webhooks' servers run in
+// noopSystemNS (never in a namespace they mutate).
 var variantNamespaces = map[string]string{
-	"none":    "hdscale-bench-none",
-	"map":     "hdscale-bench-map",
-	"noop":    "hdscale-bench-noop",
-	"hdscale": "hdscale-bench-hdscale",
+	"none":       "hdscale-bench-none",
+	"map":        "hdscale-bench-map",
+	"noop":       "hdscale-bench-noop",
+	"noop-patch": "hdscale-bench-noop-patch",
+	"hdscale":    "hdscale-bench-hdscale",
 }
 
 const (
 	noopSystemNS = "hdscale-bench-noop-system"
 	noopName     = "bench-noop-webhook"
-	mapName      = "hdscale-bench-map"
-	benchLabel   = "app.kubernetes.io/part-of"
-	benchValue   = "hdscale-bench-webhook"
-	nameLabel    = "kubernetes.io/metadata.name"
+	// noopPatchName is the patching no-op webhook's Deployment, Service and
+	// MutatingWebhookConfiguration (its Service DNS name must be in the
+	// certificate of -noop-tls-dir, which both no-op webhooks share).
+	noopPatchName = "bench-noop-patch-webhook"
+	// noopPatchAnnotation is the annotation it adds (value "1").
+	noopPatchAnnotation = "bench.hdscale.io/noop"
+	mapName             = "hdscale-bench-map"
+	benchLabel          = "app.kubernetes.io/part-of"
+	benchValue          = "hdscale-bench-webhook"
+	nameLabel           = "kubernetes.io/metadata.name"
 )
+
+// noopServer is one deployment of e2e/bench/noopwebhook: the plain one
+// (variant noop) or the one answering with a one-operation patch (variant
+// noop-patch). Everything else about the two is the same.
+type noopServer struct {
+	variant string   // whose namespace its webhook is scoped to
+	name    string   // Deployment, Service, MutatingWebhookConfiguration; pod label app.kubernetes.io/name
+	hook    string   // webhook name
+	args    []string // beyond listen and TLS
+}
+
+var noopServers = []noopServer{
+	{variant: "noop", name: noopName, hook: "noop.bench.hdscale.io"},
+	{variant: "noop-patch", name: noopPatchName, hook: "noop-patch.bench.hdscale.io",
+		args: []string{"-patch-annotation=" + noopPatchAnnotation + "=1"}},
+}
+
+// noopServerOf returns the no-op webhook server of variant v, if it has one.
+func noopServerOf(v string) (noopServer, bool) {
+	for _, n := range noopServers {
+		if n.variant == v {
+			return n, true
+		}
+	}
+	return noopServer{}, false
+}
+
+// usesNoop says whether any of vs deploys a no-op webhook.
+func usesNoop(vs []string) bool {
+	for _, v := range vs {
+		if _, ok := noopServerOf(v); ok {
+			return true
+		}
+	}
+	return false
+}
 
 // setup creates and removes what the benchmark needs.
 type setup struct {
@@ -69,7 +115,7 @@ func (s *setup) apply(ctx context.Context) error {
 			return err
 		}
 	}
-	if has(s.opts.variants, "noop") {
+	if usesNoop(s.opts.variants) {
 		if err := s.ensureNamespace(ctx, noopSystemNS, nil); err != nil {
 			return err
 		}
@@ -82,7 +128,7 @@ func (s *setup) apply(ctx context.Context) error {
 			return err
 		}
 	}
-	if has(s.opts.variants, "noop") {
+	if usesNoop(s.opts.variants) {
 		if err := s.applyNoop(ctx); err != nil {
 			return err
 		}
@@ -101,9 +147,10 @@ func (s *setup) apply(ctx context.Context) error {
 }
 
 // readHdscale loads hdscale's webhook configuration and Deployment; both
-// must be there (and ready) when the hdscale or noop variant runs.
+// must be there (and ready) when the hdscale variant or a no-op webhook
+// (which copies hdscale's settings) runs.
 func (s *setup) readHdscale(ctx context.Context) error {
-	need := has(s.opts.variants, "hdscale") || has(s.opts.variants, "noop")
+	need := has(s.opts.variants, "hdscale") || usesNoop(s.opts.variants)
 	mwc, err := s.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, s.opts.hdscaleName, metav1.GetOptions{})
 	if err != nil {
 		if need {
@@ -279,9 +326,11 @@ func upsert[T interface {
 	return err
 }
 
-// applyNoop deploys the no-op webhook like hdscale's: same replicas,
-// resources, placement and priority; same webhook settings and match
-// conditions; scoped to the noop namespace.
+// applyNoop deploys the no-op webhooks of the selected variants like
+// hdscale's: same replicas, resources, placement and priority; same webhook
+// settings and match conditions; each scoped to its variant's namespace.
+// They share one TLS Secret (-noop-tls-dir) and differ only in the patch
+// they answer with.
 func (s *setup) applyNoop(ctx context.Context) error {
 	read := func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(s.opts.noopTLSDir, name)) }
 	ca, err := read("ca.crt")
@@ -296,45 +345,85 @@ func (s *setup) applyNoop(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var servers []noopServer
+	for _, n := range noopServers {
+		if has(s.opts.variants, n.variant) {
+			servers = append(servers, n)
+		}
+	}
+	for _, n := range servers {
+		if err := certCovers(crt, serviceHost(n.name)); err != nil {
+			return fmt.Errorf("-noop-tls-dir %s, variant %s: %w (noopwebhook gencert -hosts %s,...)", s.opts.noopTLSDir, n.variant, err, serviceHost(n.name))
+		}
+	}
 	secret := &corev1.Secret{ObjectMeta: benchMeta(noopName+"-tls", noopSystemNS), Type: corev1.SecretTypeTLS,
 		Data: map[string][]byte{corev1.TLSCertKey: crt, corev1.TLSPrivateKeyKey: key}}
 	core := s.client.CoreV1()
 	if err := upsert(ctx, secret, core.Secrets(noopSystemNS).Get, core.Secrets(noopSystemNS).Create, core.Secrets(noopSystemNS).Update); err != nil {
 		return fmt.Errorf("secret: %w", err)
 	}
-	labels := map[string]string{"app.kubernetes.io/name": noopName}
-	svc := &corev1.Service{ObjectMeta: benchMeta(noopName, noopSystemNS), Spec: corev1.ServiceSpec{
-		Selector: labels,
-		Ports:    []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP}},
-	}}
-	if cur, err := core.Services(noopSystemNS).Get(ctx, noopName, metav1.GetOptions{}); err == nil {
-		svc.Spec.ClusterIP, svc.Spec.ClusterIPs = cur.Spec.ClusterIP, cur.Spec.ClusterIPs
-	}
-	if err := upsert(ctx, svc, core.Services(noopSystemNS).Get, core.Services(noopSystemNS).Create, core.Services(noopSystemNS).Update); err != nil {
-		return fmt.Errorf("service: %w", err)
-	}
-	dep := s.noopDeployment(labels)
 	apps := s.client.AppsV1()
-	if err := upsert(ctx, dep, apps.Deployments(noopSystemNS).Get, apps.Deployments(noopSystemNS).Create, apps.Deployments(noopSystemNS).Update); err != nil {
-		return fmt.Errorf("deployment: %w", err)
-	}
-	if err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
-		d, err := apps.Deployments(noopSystemNS).Get(ctx, noopName, metav1.GetOptions{})
-		if err != nil {
-			return false, err
+	for _, n := range servers {
+		labels := map[string]string{"app.kubernetes.io/name": n.name}
+		svc := &corev1.Service{ObjectMeta: benchMeta(n.name, noopSystemNS), Spec: corev1.ServiceSpec{
+			Selector: labels,
+			Ports:    []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP}},
+		}}
+		if cur, err := core.Services(noopSystemNS).Get(ctx, n.name, metav1.GetOptions{}); err == nil {
+			svc.Spec.ClusterIP, svc.Spec.ClusterIPs = cur.Spec.ClusterIP, cur.Spec.ClusterIPs
 		}
-		return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == *d.Spec.Replicas &&
-			d.Status.ReadyReplicas == *d.Spec.Replicas && d.Status.Replicas == *d.Spec.Replicas, nil
-	}); err != nil {
-		return fmt.Errorf("the no-op webhook's Deployment did not become ready (image %s loaded? kubectl -n %s describe pods): %w", s.opts.noopImage, noopSystemNS, err)
+		if err := upsert(ctx, svc, core.Services(noopSystemNS).Get, core.Services(noopSystemNS).Create, core.Services(noopSystemNS).Update); err != nil {
+			return fmt.Errorf("service %s: %w", n.name, err)
+		}
+		dep := s.noopDeployment(n, labels)
+		if err := upsert(ctx, dep, apps.Deployments(noopSystemNS).Get, apps.Deployments(noopSystemNS).Create, apps.Deployments(noopSystemNS).Update); err != nil {
+			return fmt.Errorf("deployment %s: %w", n.name, err)
+		}
 	}
-	mwc := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: benchMeta(noopName, ""),
-		Webhooks: []admissionregistrationv1.MutatingWebhook{s.noopWebhook(ca)}}
+	for _, n := range servers {
+		if err := wait.PollUntilContextTimeout(ctx, time.Second, 3*time.Minute, true, func(ctx context.Context) (bool, error) {
+			d, err := apps.Deployments(noopSystemNS).Get(ctx, n.name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == *d.Spec.Replicas &&
+				d.Status.ReadyReplicas == *d.Spec.Replicas && d.Status.Replicas == *d.Spec.Replicas, nil
+		}); err != nil {
+			return fmt.Errorf("the no-op webhook's Deployment %s did not become ready (image %s loaded? kubectl -n %s describe pods): %w", n.name, s.opts.noopImage, noopSystemNS, err)
+		}
+	}
 	api := s.client.AdmissionregistrationV1()
-	return upsert(ctx, mwc, api.MutatingWebhookConfigurations().Get, api.MutatingWebhookConfigurations().Create, api.MutatingWebhookConfigurations().Update)
+	for _, n := range servers {
+		mwc := &admissionregistrationv1.MutatingWebhookConfiguration{ObjectMeta: benchMeta(n.name, ""),
+			Webhooks: []admissionregistrationv1.MutatingWebhook{s.noopWebhook(n, ca)}}
+		if err := upsert(ctx, mwc, api.MutatingWebhookConfigurations().Get, api.MutatingWebhookConfigurations().Create, api.MutatingWebhookConfigurations().Update); err != nil {
+			return fmt.Errorf("MutatingWebhookConfiguration %s: %w", n.name, err)
+		}
+	}
+	return nil
 }
 
-func (s *setup) noopWebhook(ca []byte) admissionregistrationv1.MutatingWebhook {
+// serviceHost is the DNS name the API server verifies a no-op webhook's
+// serving certificate against (service reference: <name>.<namespace>.svc).
+func serviceHost(name string) string { return name + "." + noopSystemNS + ".svc" }
+
+// certCovers checks that the first certificate of certPEM is valid for host.
+func certCovers(certPEM []byte, host string) error {
+	block, _ := pem.Decode(certPEM)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return errors.New("tls.crt holds no PEM certificate")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return fmt.Errorf("tls.crt: %w", err)
+	}
+	if err := cert.VerifyHostname(host); err != nil {
+		return fmt.Errorf("tls.crt: %w", err)
+	}
+	return nil
+}
+
+func (s *setup) noopWebhook(n noopServer, ca []byte) admissionregistrationv1.MutatingWebhook {
 	path := "/mutate"
 	port := int32(443)
 	fail := admissionregistrationv1.Fail
@@ -343,7 +432,7 @@ func (s *setup) noopWebhook(ca []byte) admissionregistrationv1.MutatingWebhook {
 	timeout := int32(5)
 	ifNeeded := admissionregistrationv1.IfNeededReinvocationPolicy
 	w := admissionregistrationv1.MutatingWebhook{
-		Name:                    "noop.bench.hdscale.io",
+		Name:                    n.hook,
 		AdmissionReviewVersions: []string{"v1"},
 		SideEffects:             &none,
 		TimeoutSeconds:          &timeout,
@@ -357,16 +446,16 @@ func (s *setup) noopWebhook(ca []byte) admissionregistrationv1.MutatingWebhook {
 		w.FailurePolicy, w.MatchPolicy, w.ReinvocationPolicy = h.FailurePolicy, h.MatchPolicy, h.ReinvocationPolicy
 	}
 	w.ClientConfig = admissionregistrationv1.WebhookClientConfig{CABundle: ca,
-		Service: &admissionregistrationv1.ServiceReference{Namespace: noopSystemNS, Name: noopName, Path: &path, Port: &port}}
+		Service: &admissionregistrationv1.ServiceReference{Namespace: noopSystemNS, Name: n.name, Path: &path, Port: &port}}
 	w.Rules = []admissionregistrationv1.RuleWithOperations{{
 		Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
 		Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"pods"}},
 	}}
-	w.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{nameLabel: variantNamespaces["noop"]}}
+	w.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{nameLabel: variantNamespaces[n.variant]}}
 	return w
 }
 
-func (s *setup) noopDeployment(labels map[string]string) *appsv1.Deployment {
+func (s *setup) noopDeployment(n noopServer, labels map[string]string) *appsv1.Deployment {
 	replicas := int32(2)
 	res := corev1.ResourceRequirements{
 		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
@@ -394,7 +483,7 @@ func (s *setup) noopDeployment(labels map[string]string) *appsv1.Deployment {
 		WhenUnsatisfiable: corev1.ScheduleAnyway, LabelSelector: &metav1.LabelSelector{MatchLabels: labels}}}
 	tmpl.Containers = []corev1.Container{{
 		Name: "noop", Image: s.opts.noopImage, ImagePullPolicy: corev1.PullIfNotPresent,
-		Args:  []string{"-listen=:8443", "-tls-cert-file=/tls/tls.crt", "-tls-key-file=/tls/tls.key"},
+		Args:  append([]string{"-listen=:8443", "-tls-cert-file=/tls/tls.crt", "-tls-key-file=/tls/tls.key"}, n.args...),
 		Ports: []corev1.ContainerPort{{Name: "https", ContainerPort: 8443, Protocol: corev1.ProtocolTCP}},
 		Env: []corev1.EnvVar{{Name: "GOMEMLIMIT", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
 			Resource: "limits.memory"}}}},
@@ -410,7 +499,7 @@ func (s *setup) noopDeployment(labels map[string]string) *appsv1.Deployment {
 	}
 	tmpl.Volumes = []corev1.Volume{{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: noopName + "-tls"}}}}
 	return &appsv1.Deployment{
-		ObjectMeta: benchMeta(noopName, noopSystemNS),
+		ObjectMeta: benchMeta(n.name, noopSystemNS),
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
@@ -465,7 +554,9 @@ func (s *setup) teardown(ctx context.Context) error {
 			errs = append(errs, fmt.Sprintf("%s: %v", what, err))
 		}
 	}
-	note("webhook configuration", api.MutatingWebhookConfigurations().Delete(ctx, noopName, metav1.DeleteOptions{}))
+	for _, n := range noopServers {
+		note("webhook configuration "+n.name, api.MutatingWebhookConfigurations().Delete(ctx, n.name, metav1.DeleteOptions{}))
+	}
 	note("policy binding", api.MutatingAdmissionPolicyBindings().Delete(ctx, mapName, metav1.DeleteOptions{}))
 	note("policy", api.MutatingAdmissionPolicies().Delete(ctx, mapName, metav1.DeleteOptions{}))
 	for _, ns := range append([]string{noopSystemNS}, sortedValues(variantNamespaces)...) {

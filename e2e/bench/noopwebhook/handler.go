@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,15 +21,59 @@ import (
 // maxBody caps a request body (the API server limits objects to ~1.5 MiB).
 const maxBody = 3 << 20
 
-// handler answers every AdmissionReview with allowed: true and no patch.
+// handler answers every AdmissionReview with allowed: true and, unless it
+// patches (newPatchingHandler), no patch.
 type handler struct {
 	requests atomic.Uint64
 	errors   atomic.Uint64
 	bufs     sync.Pool
+	// patch is set in the patching mode: the base64 JSON patches adding the
+	// annotation, by what the object already has.
+	patch *annotationPatches
 }
 
 func newHandler() *handler {
 	return &handler{bufs: sync.Pool{New: func() any { return new(bytes.Buffer) }}}
+}
+
+// newPatchingHandler answers every request that carries an object with a
+// one-operation JSON patch adding the annotation key=value (the cheapest
+// patch a webhook can return), so the API server has to apply it.
+func newPatchingHandler(key, value string) (*handler, error) {
+	if key == "" {
+		return nil, errors.New("empty annotation key")
+	}
+	h := newHandler()
+	pointer := strings.NewReplacer("~", "~0", "/", "~1").Replace(key)
+	enc := func(ops ...patchOp) (string, error) {
+		b, err := json.Marshal(ops)
+		return base64.StdEncoding.EncodeToString(b), err
+	}
+	var p annotationPatches
+	var err error
+	if p.toMap, err = enc(patchOp{Op: "add", Path: "/metadata/annotations/" + pointer, Value: value}); err != nil {
+		return nil, err
+	}
+	if p.newMap, err = enc(patchOp{Op: "add", Path: "/metadata/annotations", Value: map[string]string{key: value}}); err != nil {
+		return nil, err
+	}
+	if p.newMeta, err = enc(patchOp{Op: "add", Path: "/metadata", Value: map[string]any{"annotations": map[string]string{key: value}}}); err != nil {
+		return nil, err
+	}
+	h.patch = &p
+	return h, nil
+}
+
+// annotationPatches are base64-encoded JSON patches (the AdmissionResponse's
+// patch field) adding one annotation: into the object's annotations map, as
+// a new map (no or null annotations: the parent of the key's path does not
+// exist), or as new metadata (no metadata).
+type annotationPatches struct{ toMap, newMap, newMeta string }
+
+type patchOp struct {
+	Op    string `json:"op"`
+	Path  string `json:"path"`
+	Value any    `json:"value"`
 }
 
 // review is the part of an admission.k8s.io/v1 AdmissionReview the answer needs.
@@ -37,6 +83,31 @@ type review struct {
 	Request    *struct {
 		UID string `json:"uid"`
 	} `json:"request"`
+}
+
+// patchReview is review plus what choosing the patch needs: whether the
+// object has metadata and non-null metadata.annotations (nothing else of the
+// object is decoded).
+type patchReview struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Request    *struct {
+		UID    string `json:"uid"`
+		Object *struct {
+			Metadata *struct {
+				Annotations present `json:"annotations"`
+			} `json:"metadata"`
+		} `json:"object"`
+	} `json:"request"`
+}
+
+// present records whether a JSON value was there and not null, without
+// keeping it.
+type present bool
+
+func (p *present) UnmarshalJSON(b []byte) error {
+	*p = present(string(b) != "null")
+	return nil
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -50,19 +121,50 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusBadRequest, "reading the body: "+err.Error())
 		return
 	}
-	var rv review
-	if err := json.Unmarshal(buf.Bytes(), &rv); err != nil {
-		h.fail(w, http.StatusBadRequest, "decoding the AdmissionReview: "+err.Error())
-		return
+	var uid, patch string
+	var ok bool
+	if h.patch == nil {
+		var rv review
+		if err := json.Unmarshal(buf.Bytes(), &rv); err != nil {
+			h.fail(w, http.StatusBadRequest, "decoding the AdmissionReview: "+err.Error())
+			return
+		}
+		if ok = rv.Request != nil && rv.APIVersion == "admission.k8s.io/v1" && rv.Kind == "AdmissionReview"; ok {
+			uid = rv.Request.UID
+		}
+	} else {
+		var rv patchReview
+		if err := json.Unmarshal(buf.Bytes(), &rv); err != nil {
+			h.fail(w, http.StatusBadRequest, "decoding the AdmissionReview: "+err.Error())
+			return
+		}
+		if ok = rv.Request != nil && rv.APIVersion == "admission.k8s.io/v1" && rv.Kind == "AdmissionReview"; ok {
+			uid = rv.Request.UID
+			switch obj := rv.Request.Object; {
+			case obj == nil: // no object (DELETE, CONNECT): nothing to patch
+			case obj.Metadata == nil:
+				patch = h.patch.newMeta
+			case !bool(obj.Metadata.Annotations):
+				patch = h.patch.newMap
+			default:
+				patch = h.patch.toMap
+			}
+		}
 	}
-	if rv.Request == nil || rv.APIVersion != "admission.k8s.io/v1" || rv.Kind != "AdmissionReview" {
+	if !ok {
 		h.fail(w, http.StatusBadRequest, "not an admission.k8s.io/v1 AdmissionReview request")
 		return
 	}
 	buf.Reset()
 	buf.WriteString(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":`)
-	writeJSONString(buf, rv.Request.UID)
-	buf.WriteString(`,"allowed":true}}`)
+	writeJSONString(buf, uid)
+	buf.WriteString(`,"allowed":true`)
+	if patch != "" {
+		buf.WriteString(`,"patchType":"JSONPatch","patch":"`)
+		buf.WriteString(patch)
+		buf.WriteByte('"')
+	}
+	buf.WriteString(`}}`)
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(buf.Bytes())
 	h.requests.Add(1)

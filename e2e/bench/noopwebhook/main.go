@@ -4,8 +4,14 @@
 // builds as a static binary.
 //
 // It decodes the AdmissionReview (as any Go webhook must, to answer with the
-// request's uid) and answers {"allowed":true}; nothing else. Endpoints on the
-// one TLS listener:
+// request's uid) and answers {"allowed":true}; nothing else. With
+// -patch-annotation KEY[=VALUE] it also answers every request carrying an
+// object with the smallest useful JSON patch, one "add" of that annotation
+// (value "1" by default): to /metadata/annotations/KEY when the object has
+// annotations, else of the whole annotations map (or metadata), deciding by
+// the presence of metadata.annotations alone. That is the floor of a
+// webhook that mutates: the API server must apply the patch. Endpoints on
+// the one TLS listener:
 //
 //	POST /mutate   the webhook
 //	GET  /healthz  "ok"
@@ -14,7 +20,7 @@
 //
 // Usage:
 //
-//	noopwebhook -listen :8443 -tls-cert-file tls.crt -tls-key-file tls.key
+//	noopwebhook -listen :8443 -tls-cert-file tls.crt -tls-key-file tls.key [-patch-annotation KEY[=VALUE]]
 //	noopwebhook gencert -dir DIR -hosts name[,name...]
 //
 // gencert writes a self-signed CA (ca.crt) and a serving certificate signed
@@ -33,6 +39,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -57,8 +64,20 @@ func serveMain(args []string) error {
 	certFile := fs.String("tls-cert-file", "", "serving certificate (PEM)")
 	keyFile := fs.String("tls-key-file", "", "private key of -tls-cert-file (PEM)")
 	addrFile := fs.String("addr-file", "", "write the bound address to this file once listening")
+	patchAnnotation := fs.String("patch-annotation", "", "KEY[=VALUE]: answer with a JSON patch adding this annotation (VALUE defaults to 1) instead of no patch")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	h := newHandler()
+	if *patchAnnotation != "" {
+		key, value, ok := strings.Cut(*patchAnnotation, "=")
+		if !ok {
+			value = "1"
+		}
+		var err error
+		if h, err = newPatchingHandler(key, value); err != nil {
+			return fmt.Errorf("-patch-annotation: %w", err)
+		}
 	}
 	if *certFile == "" || *keyFile == "" {
 		return errors.New("-tls-cert-file and -tls-key-file are required")
@@ -76,7 +95,6 @@ func serveMain(args []string) error {
 			return err
 		}
 	}
-	h := newHandler()
 	mux := http.NewServeMux()
 	mux.Handle("/mutate", h)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
@@ -94,7 +112,11 @@ func serveMain(args []string) error {
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
-	fmt.Fprintf(os.Stderr, "noopwebhook: serving on %s\n", ln.Addr())
+	mode := "no patch"
+	if h.patch != nil {
+		mode = "patching annotation " + *patchAnnotation
+	}
+	fmt.Fprintf(os.Stderr, "noopwebhook: serving on %s (%s)\n", ln.Addr(), mode)
 	select {
 	case err := <-errc:
 		return err
