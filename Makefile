@@ -15,6 +15,7 @@ FUZZ_TARGETS := \
 	./internal/policy:FuzzParseAnnotation \
 	./webhook:FuzzMutate \
 	./webhook:FuzzImageRepository \
+	./webhook:FuzzDecodePod \
 	./extender:FuzzDecodeArgs
 TOOLS := e2e/tools
 

@@ -6,6 +6,7 @@
 //	config.go, imageref.go, match.go   which pods and containers are runtimes
 //	facts.go                          the small interfaces the decision reads (namespaces, pool shapes)
 //	plan.go, fields.go, conflicts.go  policy + pod + pool shape -> Decision (mutated pod, warnings, deny)
+//	podwire.go                        the pod of a request, decoded slim (the fields read)
 //	patch.go, review.go               JSON patch and AdmissionReview encoding
 //	mutate.go, validate_namespace.go  one admission request -> one response
 //	handler.go                        HTTP: content type, body cap, decode, recover, metrics

@@ -9,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	sigsjson "sigs.k8s.io/json"
 
 	"github.com/hdscale/hdscale/internal/policy"
 )
@@ -75,6 +74,10 @@ type Mutator struct {
 	SkipNamespace string
 	// Ready, when set, must return nil before pods are decided (caches synced).
 	Ready func() error
+
+	// wholePods decodes every pod whole instead of slim (podwire.go): the
+	// reference behaviour the tests compare the slim decode with.
+	wholePods bool
 }
 
 // Admit decides one admission request. Non-pod kinds and subresources are
@@ -96,10 +99,16 @@ func (m *Mutator) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.Admissi
 	if len(req.Object.Raw) == 0 {
 		return fail(http.StatusBadRequest, ReasonNoObject, errors.New("hdscale: the admission request carries no pod"))
 	}
-	var pod corev1.Pod
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, &pod); err != nil {
+	// The pod holds only the fields the webhook reads (podwire.go).
+	decode := decodeRequestPod
+	if m.wholePods {
+		decode = decodeWholeRequestPod
+	}
+	rp, err := decode(req.Object.Raw)
+	if err != nil {
 		return fail(http.StatusBadRequest, ReasonBadObject, fmt.Errorf("hdscale: decoding the pod: %w", err))
 	}
+	pod := rp.pod
 	if len(pod.Spec.Containers) == 0 {
 		out.Result, out.Reason = ResultDenied, ReasonNoContainers
 		return Denied("hdscale: the pod has no containers (spec.containers is empty); a pod needs at least one container"), out
@@ -131,7 +140,7 @@ func (m *Mutator) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.Admissi
 	if optedIn && perr == nil {
 		out.Pattern, out.Mode = string(pol.Pattern), string(pol.Mode)
 	}
-	match := m.Matcher.Match(&pod)
+	match := m.Matcher.Match(pod)
 	if !match.Runtime {
 		resp := Allowed("")
 		if perr != nil {
@@ -147,7 +156,8 @@ func (m *Mutator) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.Admissi
 		return Allowed(""), out
 	}
 
-	d := Plan(PlanInput{Pod: &pod, Runtime: match.Containers, Policy: pol, Pool: m.Pools.PoolShape(pol.Pool), SchedulerName: m.SchedulerName})
+	in := PlanInput{Pod: pod, Runtime: match.Containers, Policy: pol, Pool: m.Pools.PoolShape(pol.Pool), SchedulerName: m.SchedulerName}
+	d := Plan(in)
 	var resp *admissionv1.AdmissionResponse
 	switch {
 	case d.Deny != "":
@@ -155,8 +165,15 @@ func (m *Mutator) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.Admissi
 	case !d.Modified:
 		resp, out.Result = Allowed(""), ResultUnchanged
 	default:
-		patch, err := createPatch(req.Object.Raw, &pod, d.Pod)
-		if err != nil {
+		patch, err := createPatch(rp, in, d.Pod)
+		var bad *podDecodeError
+		switch {
+		case errors.As(err, &bad):
+			// The general patch path decoded the whole pod and it failed:
+			// the answer a whole decode gave before any decision.
+			out.Pattern, out.Mode = LabelNone, LabelNone
+			return fail(http.StatusBadRequest, ReasonBadObject, fmt.Errorf("hdscale: %w", err))
+		case err != nil:
 			return fail(http.StatusInternalServerError, ReasonInternal, fmt.Errorf("hdscale: %w", err))
 		}
 		resp, out.Result = Patched(patch), ResultMutated

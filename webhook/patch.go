@@ -11,9 +11,10 @@ import (
 )
 
 // createPatch returns the JSON patch that applies the webhook's changes
-// (original -> mutated, two typed pods) to raw, the pod exactly as the API
-// server sent it; nil when there are none. Paths come from
-// jsonpatch.CreatePatch's diffs, never by hand:
+// (original -> mutated: p's pod -> the Decision.Pod that Plan made from in,
+// whose in.Pod is p.pod) to raw (p.raw), the pod exactly as the API server
+// sent it; nil when there are none. Paths come from jsonpatch.CreatePatch's
+// diffs, never by hand:
 //
 //	patch = CreatePatch(raw, json(mutated)) − CreatePatch(raw, json(original))
 //
@@ -31,18 +32,37 @@ import (
 // diff is CreatePatch's byte-comparison fast path.
 //
 // Most decisions take the fast path of patch_view.go (the same diff on a
-// view holding only the fields a decision changes); createPatchFull is the
-// general case.
-func createPatch(raw []byte, original, mutated *corev1.Pod) ([]byte, error) {
-	ops, ok, err := viewPatch(original, mutated)
+// view holding only the fields a decision changes), which works on the slim
+// pod (podwire.go). createPatchFull is the general case: it needs whole pods,
+// so createPatch then decodes the whole pod from raw and runs Plan again on
+// it with the same input (Match reads only fields the slim pod holds, so
+// in.Runtime stays valid). A pod that decodes slim but not whole (an unread
+// field of the wrong type) fails there with a *podDecodeError.
+func createPatch(p *requestPod, in PlanInput, mutated *corev1.Pod) ([]byte, error) {
+	ops, ok, err := viewPatch(p.pod, mutated, p.hasMetadata)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return createPatchFull(raw, original, mutated)
+	if ok {
+		return encodePatch(ops)
 	}
-	return encodePatch(ops)
+	original := p.pod
+	if !p.full {
+		if original, err = p.fullPod(); err != nil {
+			return nil, &podDecodeError{err: err}
+		}
+		in.Pod = original
+		mutated = Plan(in).Pod
+	}
+	return createPatchFull(p.raw, original, mutated)
 }
+
+// podDecodeError is a pod that decodes slim but not whole: a bad object, as
+// the whole decode used to report before any decision.
+type podDecodeError struct{ err error }
+
+func (e *podDecodeError) Error() string { return "decoding the pod: " + e.err.Error() }
+func (e *podDecodeError) Unwrap() error { return e.err }
 
 // createPatchFull diffs the whole pod (see createPatch).
 func createPatchFull(raw []byte, original, mutated *corev1.Pod) ([]byte, error) {

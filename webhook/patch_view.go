@@ -16,7 +16,9 @@ import (
 // those fields, and only when a check has shown that nothing outside the view
 // changed. The library still computes every path; a view keeps the pod's
 // layout (metadata and spec at the root, containers at their indexes), so the
-// paths are the pod's.
+// paths are the pod's. The view holds only fields the slim pod of
+// podwire.go holds, and Plan changes nothing outside it, so the fast path
+// works on slim pods.
 //
 // Both views are encoded from the typed pods, so the re-encoding artifacts
 // createPatchFull must subtract cannot arise between them. The one artifact
@@ -92,11 +94,13 @@ func resourcesView(r *corev1.ResourceRequirements) *corev1.ResourceRequirements 
 //
 // It also refuses pods whose JSON may lack an object the view's paths run
 // through: a view always has metadata and every container, so a pod that
-// came without metadata (or with null) or with a null container takes the
-// general path, which diffs against the raw pod itself. (The API server
-// always sends metadata and named containers; hand-made requests may not.)
-func onlyViewChanged(original, mutated *corev1.Pod) bool {
-	if len(original.Spec.Containers) != len(mutated.Spec.Containers) || reflect.ValueOf(original.ObjectMeta).IsZero() {
+// came without metadata (or with null: hasMetadata is false when the whole
+// ObjectMeta decoded from it is zero, see requestPod) or with a null
+// container takes the general path, which diffs against the raw pod itself.
+// (The API server always sends metadata and named containers; hand-made
+// requests may not.)
+func onlyViewChanged(original, mutated *corev1.Pod, hasMetadata bool) bool {
+	if !hasMetadata || len(original.Spec.Containers) != len(mutated.Spec.Containers) {
 		return false
 	}
 	for i := range original.Spec.Containers {
@@ -123,9 +127,10 @@ func onlyViewChanged(original, mutated *corev1.Pod) bool {
 }
 
 // viewPatch diffs the views of original and mutated; ok is false when the
-// decision changed something outside the view (createPatchFull then runs).
-func viewPatch(original, mutated *corev1.Pod) (ops []jsonpatch.Operation, ok bool, err error) {
-	if !onlyViewChanged(original, mutated) {
+// decision changed something outside the view, or the pod's JSON may lack an
+// object the view's paths run through (createPatchFull then runs).
+func viewPatch(original, mutated *corev1.Pod, hasMetadata bool) (ops []jsonpatch.Operation, ok bool, err error) {
+	if !onlyViewChanged(original, mutated, hasMetadata) {
 		return nil, false, nil
 	}
 	va, vb := viewsOf(original, mutated)
