@@ -297,6 +297,6 @@ func BenchmarkPhaseEncode(b *testing.B) {
 	var out []byte
 	cpuLoop(b, func() {
 		out = appendPriorities(out[:0], evs, snap.hostPrefix)
-		out, _ = appendFilterResult(out[:0], evs, snap.quoted, func(*nodeEval) string { return "" }, nil)
+		out, _ = appendFilterResult(out[:0], evs, snap.quoted, func(*nodeEval) string { return "" }, nil, -1)
 	})
 }

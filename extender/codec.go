@@ -690,14 +690,18 @@ func appendName(buf []byte, ev *nodeEval, quoted []string) []byte {
 // appendFilterResult encodes an ExtenderFilterResult for evs. text gives
 // the reason strings. nodes, when the request carried a NodeList instead of
 // NodeNames, is that list: the passing nodes are returned in Nodes too.
-func appendFilterResult(buf []byte, evs []nodeEval, quoted []string, text func(*nodeEval) string, nodes *v1.NodeList) ([]byte, error) {
+// only >= 0 lists evs[only] as the one passing node (filter to the winner:
+// the other passing nodes are left out of the answer, in neither failure
+// map); only < 0 lists every passing node.
+func appendFilterResult(buf []byte, evs []nodeEval, quoted []string, text func(*nodeEval) string, nodes *v1.NodeList, only int) ([]byte, error) {
+	listed := func(i int) bool { return evs[i].Verdict == vPass && (only < 0 || i == only) }
 	buf = append(buf, `{"Nodes":`...)
 	if nodes == nil {
 		buf = append(buf, "null"...)
 	} else {
 		out := v1.NodeList{TypeMeta: nodes.TypeMeta, ListMeta: nodes.ListMeta}
 		for i := range evs {
-			if evs[i].Verdict == vPass && i < len(nodes.Items) {
+			if listed(i) && i < len(nodes.Items) {
 				out.Items = append(out.Items, nodes.Items[i])
 			}
 		}
@@ -710,7 +714,7 @@ func appendFilterResult(buf []byte, evs []nodeEval, quoted []string, text func(*
 	buf = append(buf, `,"NodeNames":[`...)
 	first := true
 	for i := range evs {
-		if evs[i].Verdict == vPass {
+		if listed(i) {
 			if !first {
 				buf = append(buf, ',')
 			}

@@ -189,7 +189,7 @@ func TestEncodeMatchesUpstreamTypes(t *testing.T) {
 		{Name: "pass-2", Verdict: vPass, Score: 10},
 	}
 	text := func(ev *nodeEval) string { return "because <" + ev.Reason.String() + ">\n" }
-	b, err := appendFilterResult(nil, evs, nil, text, nil)
+	b, err := appendFilterResult(nil, evs, nil, text, nil, -1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestEncodeMatchesUpstreamTypes(t *testing.T) {
 			t.Errorf("priorities = %+v", hp)
 		}
 	}
-	b, err = appendFilterResult(nil, known, snap.quoted, text, nil)
+	b, err = appendFilterResult(nil, known, snap.quoted, text, nil, -1)
 	fr = extenderv1.ExtenderFilterResult{}
 	if err != nil || json.Unmarshal(b, &fr) != nil || !reflect.DeepEqual(fr, want) {
 		t.Errorf("filter result with precomputed names %s = %+v", b, fr)
@@ -232,7 +232,7 @@ func TestEncodeMatchesUpstreamTypes(t *testing.T) {
 	// A NodeList request is answered with the passing nodes in Nodes too.
 	list := &v1.NodeList{Items: []v1.Node{{ObjectMeta: metav1.ObjectMeta{Name: "pass-1"}}, {ObjectMeta: metav1.ObjectMeta{Name: "fail\"q"}},
 		{ObjectMeta: metav1.ObjectMeta{Name: "é"}}, {ObjectMeta: metav1.ObjectMeta{Name: "pass-2"}}}}
-	b, err = appendFilterResult(nil, evs, nil, text, list)
+	b, err = appendFilterResult(nil, evs, nil, text, list, -1)
 	if err != nil {
 		t.Fatal(err)
 	}

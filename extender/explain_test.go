@@ -25,7 +25,9 @@ func getExplain(t *testing.T, e *Extender, query string) (int, ExplainResponse) 
 
 func TestExplain(t *testing.T) {
 	t.Parallel()
-	e, clk, _ := newTestExtender(t)
+	// The classic exchange (filter, then prioritize picks): explain shows
+	// both decisions. TestFilterToWinner covers the default.
+	e, clk, _ := newTestExtender(t, func(o *Options) { o.FilterToWinner = false })
 	nodes := append(poolNodes("r", "runtime", 2), node("gpu-0", "gpu", 4000, 16*gi))
 	load(e, nodes, nil, []NodeSample{sample("r-0", 1000, t0.Add(-5*time.Second)), sample("r-1", 200, t0.Add(-time.Hour))})
 	h := e.Handler()

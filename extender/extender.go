@@ -140,6 +140,9 @@ func (e *Extender) decide(verb string, snap *Snapshot, pod *v1.Pod, evs []nodeEv
 				o.msg = fmt.Sprintf("hot threshold %g%% waived: every eligible node is at or above it", c.hot*100)
 			}
 			o.winner = only(evs, passed)
+			if passed > 1 && e.opts.FilterToWinner {
+				o.winner = pickWinner(evs)
+			}
 			switch {
 			case passed == 0:
 				o.result = resultNone

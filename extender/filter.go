@@ -31,6 +31,7 @@ func (c *evalCtx) filter(evs []nodeEval) filterResult {
 		u := c.assess(ev)
 		c.check(ev)
 		if ev.Verdict == vPass {
+			ev.Score = int32(scoreOf(u)) // for filterToWinner and explain
 			r.Passed++
 			if c.hot > 0 && ev.Live && u >= c.hot {
 				ev.Hot = true

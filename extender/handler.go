@@ -103,7 +103,11 @@ func (e *Extender) verbHandler(verb string) http.Handler {
 		o := e.decide(verb, snap, args.Pod, evs, start)
 		out := bufs.out[:0]
 		if verb == verbFilter {
-			out, err = appendFilterResult(out, evs, snap.quoted, o.text, nodeList)
+			listed := -1 // every passing node
+			if e.opts.FilterToWinner {
+				listed = o.winner
+			}
+			out, err = appendFilterResult(out, evs, snap.quoted, o.text, nodeList, listed)
 			if err != nil {
 				e.fail(w, verb, errEncode, http.StatusInternalServerError, "extender: "+err.Error())
 				return

@@ -3,7 +3,6 @@ package extender
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -107,15 +106,28 @@ func TestHandlerAnswers(t *testing.T) {
 			name: "empty node list", pod: runtime, nodeNames: []string{}, wantScores: map[string]int64{}, wantResult: resultEmpty,
 		},
 	}
+	modes := []struct {
+		name                     string
+		filterToWinner, scoreAll bool
+	}{
+		{"default", true, false},
+		{"classic", false, false},
+		{"classic-score-all", false, true},
+	}
 	for _, tc := range tests {
-		for _, scoreAll := range []bool{false, true} {
+		for _, m := range modes {
 			tt := tc
-			if !scoreAll {
+			if !m.scoreAll {
 				tt.wantScores = winnerOnly(tc.wantScores)
 			}
-			t.Run(fmt.Sprintf("%s/scoreAllNodes=%v", tt.name, scoreAll), func(t *testing.T) {
+			if m.filterToWinner && tc.wantResult == resultPassed {
+				// /filter answers with the node /prioritize would pick.
+				tt.wantPass = keys(winnerOnly(tc.wantScores))
+				tt.wantResult = resultPlaced
+			}
+			t.Run(tt.name+"/"+m.name, func(t *testing.T) {
 				t.Parallel()
-				e, _, _ := newTestExtender(t, func(o *Options) { o.ScoreAllNodes = scoreAll })
+				e, _, _ := newTestExtender(t, func(o *Options) { o.FilterToWinner, o.ScoreAllNodes = m.filterToWinner, m.scoreAll })
 				load(e, nodes, nil, nil)
 				h := e.Handler()
 				fr := filterVia(t, h, tt.pod, tt.nodeNames)
@@ -181,8 +193,19 @@ func TestHandlerNodeListRequest(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &fr); err != nil || rec.Code != http.StatusOK {
 		t.Fatalf("%d %s: %v", rec.Code, rec.Body, err)
 	}
-	if fr.Nodes == nil || len(fr.Nodes.Items) != 2 || len(fr.FailedAndUnresolvableNodes) != 1 {
+	// The default answers with the winner only, in Nodes too.
+	if fr.Nodes == nil || len(fr.Nodes.Items) != 1 || fr.Nodes.Items[0].Name != "r-0" || len(fr.FailedAndUnresolvableNodes) != 1 {
 		t.Errorf("a scheduler without nodeCacheCapable gets %+v", fr)
+	}
+	classic, _, _ := newTestExtender(t, func(o *Options) { o.FilterToWinner = false })
+	load(classic, nodes, nil, nil)
+	rec = post(t, classic.Handler(), verbFilter, extenderv1.ExtenderArgs{Pod: runtimePod("team", "p", policy.PerCore, "runtime", 1000, 1000), Nodes: list})
+	fr = extenderv1.ExtenderFilterResult{}
+	if err := json.Unmarshal(rec.Body.Bytes(), &fr); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("%d %s: %v", rec.Code, rec.Body, err)
+	}
+	if fr.Nodes == nil || len(fr.Nodes.Items) != 2 || len(fr.FailedAndUnresolvableNodes) != 1 {
+		t.Errorf("classic: a scheduler without nodeCacheCapable gets %+v", fr)
 	}
 }
 
@@ -228,7 +251,7 @@ func TestHandlerUnknownPath(t *testing.T) {
 	}
 }
 
-func keys(m map[string]string) []string {
+func keys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -31,6 +31,15 @@ type Options struct {
 	// ReservationTTL bounds how long a predicted placement counts when the
 	// pod is never seen bound.
 	ReservationTTL time.Duration
+	// FilterToWinner answers /filter for a runtime pod with the single node
+	// /prioritize would make the winner (the others are left out of the
+	// answer, in neither failure map), so kube-scheduler takes that node
+	// without a scoring round: one extender call per pod instead of two, and
+	// an answer of one name instead of every candidate's. The placement is
+	// the same (the hdscale-scheduler profile makes the extender's score
+	// decisive; see docs/extender.md). Default true; false keeps the
+	// classic filter-then-prioritize exchange.
+	FilterToWinner bool
 	// ScoreAllNodes lists every candidate in /prioritize responses. By
 	// default only the winner is listed: kube-scheduler counts a node missing
 	// from the list as 0, and the winner is a unique maximum of at least 1
@@ -71,6 +80,7 @@ func Default() Options {
 		MetricsInterval: DefaultMetricsInterval,
 		ShapeTolerance:  DefaultShapeTolerance,
 		ReservationTTL:  DefaultReservationTTL,
+		FilterToWinner:  true,
 		MaxBodyBytes:    DefaultMaxBodyBytes,
 		ExplainHistory:  DefaultExplainHistory,
 		Clock:           clock.RealClock{},

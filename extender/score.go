@@ -29,7 +29,6 @@ func scoreOf(util float64) int64 {
 // profile makes this score decisive, then picks the winner, which is what
 // the caller reserves.
 func (c *evalCtx) score(evs []nodeEval) int {
-	win := -1
 	for i := range evs {
 		ev := &evs[i]
 		u := c.assess(ev)
@@ -39,7 +38,16 @@ func (c *evalCtx) score(evs []nodeEval) int {
 			continue
 		}
 		ev.Score = int32(scoreOf(u))
-		if win < 0 || better(ev, &evs[win]) {
+	}
+	return pickWinner(evs)
+}
+
+// pickWinner returns the best passing node of evs (scores set), made a
+// unique maximum as score describes, or -1 when none passes.
+func pickWinner(evs []nodeEval) int {
+	win := -1
+	for i := range evs {
+		if ev := &evs[i]; ev.Verdict == vPass && (win < 0 || better(ev, &evs[win])) {
 			win = i
 		}
 	}
@@ -52,7 +60,7 @@ func (c *evalCtx) score(evs []nodeEval) int {
 		return win
 	}
 	for i := range evs {
-		if i != win && evs[i].Score == top {
+		if i != win && evs[i].Verdict == vPass && evs[i].Score == top {
 			evs[i].Score = top - 1
 		}
 	}

@@ -37,6 +37,7 @@ func run() error {
 	flag.Float64Var(&opts.ShapeTolerance, "shape-tolerance", opts.ShapeTolerance, "relative CPU/memory difference from the pool's reference shape a node may have")
 	flag.Float64Var(&opts.HotThreshold, "hot-threshold", opts.HotThreshold, "reject nodes at or above this live CPU utilisation (0..1; 0 = off; never rejects every node)")
 	flag.DurationVar(&opts.ReservationTTL, "reservation-ttl", opts.ReservationTTL, "how long a predicted placement counts when its pod is never seen bound")
+	flag.BoolVar(&opts.FilterToWinner, "filter-to-winner", opts.FilterToWinner, "answer /filter with only the node /prioritize would pick, so kube-scheduler places the pod without a scoring round (same placement, one call instead of two)")
 	flag.BoolVar(&opts.ScoreAllNodes, "score-all-nodes", opts.ScoreAllNodes, "list every candidate node's score in /prioritize responses (default: only the winner; nodes not listed count as 0, which places pods the same)")
 	flag.BoolVar(&opts.Profiling, "profiling", opts.Profiling, "serve Go runtime profiles under /debug/pprof/ on the health listener")
 	flag.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (empty: in-cluster config)")

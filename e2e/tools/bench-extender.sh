@@ -9,9 +9,11 @@
 #   profile  hdscale's profile without the extender      (baseline)
 #   hdscale  the same profile with the hdscale extender  (nodeCacheCapable)
 #   stock    kube-scheduler's default profile            (reference)
-#   hdscale-all  (BENCH_SCORE_ALL=1, the default) hdscale with a second
-#            extender run with --score-all-nodes: /prioritize lists every
-#            node instead of only the winner, to show what that costs
+#   classic  (BENCH_CLASSIC=1, the default) hdscale with a second extender
+#            run with --filter-to-winner=false --score-all-nodes: the
+#            classic exchange (/filter lists every passing node, then
+#            /prioritize scores every one), to show what hdscale's default
+#            (/filter answers with the winner only) saves
 # e2e/bench/schedbench runs interleaved rounds (ABBA order) of BENCH_PODS
 # per-core runtime pods per scheduler, in two modes: e2e (create while
 # scheduling) and burst (scheduler paused while the pods are created).
@@ -41,10 +43,10 @@ EXT_HEALTH=${BENCH_EXTENDER_HEALTH:-127.0.0.1:28889}
 PORT_PROFILE=${BENCH_SCHED_PORT_PROFILE:-20259}
 PORT_HDSCALE=${BENCH_SCHED_PORT_HDSCALE:-20261}
 PORT_STOCK=${BENCH_SCHED_PORT_STOCK:-20263}
-PORT_ALL=${BENCH_SCHED_PORT_ALL:-20269}
-EXT_ALL_LISTEN=${BENCH_EXTENDER_ALL_LISTEN:-127.0.0.1:28890}
-EXT_ALL_HEALTH=${BENCH_EXTENDER_ALL_HEALTH:-127.0.0.1:28891}
-SCORE_ALL=${BENCH_SCORE_ALL:-1}
+PORT_CLASSIC=${BENCH_SCHED_PORT_CLASSIC:-20269}
+EXT_CLASSIC_LISTEN=${BENCH_EXTENDER_CLASSIC_LISTEN:-127.0.0.1:28890}
+EXT_CLASSIC_HEALTH=${BENCH_EXTENDER_CLASSIC_HEALTH:-127.0.0.1:28891}
+CLASSIC=${BENCH_CLASSIC:-1}
 
 bench_init extender
 phase localcp-up bash "$LOCALCP" up
@@ -66,10 +68,10 @@ start_all() {
   start_scheduler sched-profile "$cfg/profile.yaml" "$PORT_PROFILE"
   start_scheduler sched-hdscale "$cfg/hdscale.yaml" "$PORT_HDSCALE"
   start_scheduler sched-stock "$cfg/stock.yaml" "$PORT_STOCK"
-  if [ "$SCORE_ALL" = 1 ]; then
-    scheduler_config "$cfg/hdscale-all.yaml" bench-hdscale-all hdscale "http://$EXT_ALL_LISTEN"
-    start_extender extender-all "$EXT_ALL_LISTEN" "$EXT_ALL_HEALTH" --score-all-nodes
-    start_scheduler sched-hdscale-all "$cfg/hdscale-all.yaml" "$PORT_ALL"
+  if [ "$CLASSIC" = 1 ]; then
+    scheduler_config "$cfg/classic.yaml" bench-classic hdscale "http://$EXT_CLASSIC_LISTEN"
+    start_extender extender-classic "$EXT_CLASSIC_LISTEN" "$EXT_CLASSIC_HEALTH" --filter-to-winner=false --score-all-nodes
+    start_scheduler sched-classic "$cfg/classic.yaml" "$PORT_CLASSIC"
   fi
 }
 phase start-schedulers start_all
@@ -80,11 +82,11 @@ variants() {
   echo -variant "name=profile,scheduler=bench-profile,metrics=https://127.0.0.1:$PORT_PROFILE/metrics,pid=$(bench_pid sched-profile)"
   echo -variant "name=hdscale,scheduler=bench-hdscale,metrics=https://127.0.0.1:$PORT_HDSCALE/metrics,extender=http://$EXT_HEALTH/metrics,pid=$(bench_pid sched-hdscale)"
   echo -variant "name=stock,scheduler=bench-stock,metrics=https://127.0.0.1:$PORT_STOCK/metrics,pid=$(bench_pid sched-stock)"
-  if [ "$SCORE_ALL" = 1 ]; then
-    echo -variant "name=hdscale-all,scheduler=bench-hdscale-all,metrics=https://127.0.0.1:$PORT_ALL/metrics,extender=http://$EXT_ALL_HEALTH/metrics,pid=$(bench_pid sched-hdscale-all)"
+  if [ "$CLASSIC" = 1 ]; then
+    echo -variant "name=classic,scheduler=bench-classic,metrics=https://127.0.0.1:$PORT_CLASSIC/metrics,extender=http://$EXT_CLASSIC_HEALTH/metrics,pid=$(bench_pid sched-classic)"
   fi
   echo -track "extender=$(bench_pid extender)"
-  if [ "$SCORE_ALL" = 1 ]; then echo -track "extender-all=$(bench_pid extender-all)"; fi
+  if [ "$CLASSIC" = 1 ]; then echo -track "extender-classic=$(bench_pid extender-classic)"; fi
   local c
   for c in kube-apiserver etcd kwok; do echo -track "$c=$(lcp_pid $c)"; done
 }
