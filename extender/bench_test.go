@@ -55,9 +55,12 @@ type benchEnv struct {
 	filter, prio [][]byte
 }
 
-func newBenchEnv(b *testing.B, n int) *benchEnv {
+// classic selects the classic exchange (FilterToWinner off): filter lists
+// every passing node and prioritize picks; otherwise filter answers with the
+// winner and kube-scheduler never calls prioritize.
+func newBenchEnv(b *testing.B, n int, classic bool) *benchEnv {
 	b.Helper()
-	e, _, _ := newTestExtender(b)
+	e, _, _ := newTestExtender(b, func(o *Options) { o.FilterToWinner = !classic })
 	nodes := poolNodes("pool-node-abcdefgh", "runtime", n)
 	var pods []*v1.Pod
 	var samples []NodeSample
@@ -81,8 +84,8 @@ func newBenchEnv(b *testing.B, n int) *benchEnv {
 	}
 	// Check the answers once, outside the timer.
 	fr := filterVia(b, env.h, benchPod(0), nn)
-	if len(*fr.NodeNames) != n {
-		b.Fatalf("filter passed %d of %d nodes: %v", len(*fr.NodeNames), n, fr.FailedNodes)
+	if want := map[bool]int{true: n, false: 1}[classic]; len(*fr.NodeNames) != want {
+		b.Fatalf("filter answered %d of %d nodes, want %d: %v", len(*fr.NodeNames), n, want, fr.FailedNodes)
 	}
 	if hp := prioritizeVia(b, env.h, benchPod(0), nn); len(hp) != 1 || hp[0].Score < 1 {
 		b.Fatalf("prioritize returned %v, want the winner only", hp)
@@ -127,33 +130,43 @@ func (env *benchEnv) serve(b *testing.B, w *discardWriter, verb string, body []b
 }
 
 // BenchmarkFilterPrioritize measures one pod's scheduling cycle through the
-// protocol handler — decode a real ExtenderArgs body with NodeNames, filter,
-// decode again, prioritize, encode both answers — at 100, 1,000 and 5,000
-// nodes, and reports the p50 and p99 per pod.
+// protocol handler at 100, 1,000 and 5,000 nodes, and reports the p50 and
+// p99 per pod: mode=default is what kube-scheduler does with hdscale's
+// defaults (decode a real ExtenderArgs body with NodeNames, filter and score
+// every node, encode the one-node answer); mode=classic adds the prioritize
+// call of the classic exchange (decode again, prioritize, encode).
 func BenchmarkFilterPrioritize(b *testing.B) {
-	for _, n := range []int{100, 1000, 5000} {
-		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
-			env := newBenchEnv(b, n)
-			w := &discardWriter{h: http.Header{}}
-			var walls, cpus []time.Duration
-			i := 0
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				start, cpu := time.Now(), threadCPU()
-				env.serve(b, w, verbFilter, env.filter[i%inFlight])
-				env.serve(b, w, verbPrioritize, env.prio[i%inFlight])
-				cpus = append(cpus, threadCPU()-cpu)
-				walls = append(walls, time.Since(start))
-				i++
-			}
-			b.StopTimer()
-			reportPercentiles(b, walls, "")
-			reportPercentiles(b, cpus, "cpu-")
-		})
+	for _, classic := range []bool{false, true} {
+		mode := map[bool]string{false: "default", true: "classic"}[classic]
+		for _, n := range []int{100, 1000, 5000} {
+			b.Run(fmt.Sprintf("mode=%s/nodes=%d", mode, n), func(b *testing.B) {
+				benchCycle(b, newBenchEnv(b, n, classic), classic)
+			})
+		}
 	}
+}
+
+func benchCycle(b *testing.B, env *benchEnv, classic bool) {
+	w := &discardWriter{h: http.Header{}}
+	var walls, cpus []time.Duration
+	i := 0
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		start, cpu := time.Now(), threadCPU()
+		env.serve(b, w, verbFilter, env.filter[i%inFlight])
+		if classic {
+			env.serve(b, w, verbPrioritize, env.prio[i%inFlight])
+		}
+		cpus = append(cpus, threadCPU()-cpu)
+		walls = append(walls, time.Since(start))
+		i++
+	}
+	b.StopTimer()
+	reportPercentiles(b, walls, "")
+	reportPercentiles(b, cpus, "cpu-")
 }
 
 // reportPercentiles reports the p50 and p99 of durs as <prefix>p50-ns/op
@@ -166,7 +179,7 @@ func reportPercentiles(b *testing.B, durs []time.Duration, prefix string) {
 
 // BenchmarkDecide measures the decision alone (no JSON) at 5,000 nodes.
 func BenchmarkDecide(b *testing.B) {
-	env := newBenchEnv(b, 5000)
+	env := newBenchEnv(b, 5000, true)
 	snap := env.e.store.load()
 	evs := make([]nodeEval, snap.Len())
 	pods := make([]*v1.Pod, inFlight)
@@ -202,7 +215,7 @@ func BenchmarkReserveBurst(b *testing.B) {
 // BenchmarkSnapshotBuild measures publishing a snapshot of 5,000 nodes
 // after one pod changed.
 func BenchmarkSnapshotBuild(b *testing.B) {
-	env := newBenchEnv(b, 5000)
+	env := newBenchEnv(b, 5000, true)
 	p := bound(plainPod("x", "flip", 100), "pool-node-abcdefgh-0", t0, t0)
 	b.ReportAllocs()
 	i := 0
@@ -255,14 +268,14 @@ func cpuLoop(b *testing.B, f func()) {
 // prioritize (decide only) and encoding both answers.
 
 func BenchmarkPhaseDecode(b *testing.B) {
-	env := newBenchEnv(b, 5000)
+	env := newBenchEnv(b, 5000, true)
 	d := argsDecoder{snap: env.e.store.load(), pods: &podCache{}}
 	body := env.filter[0]
 	cpuLoop(b, func() { _, _ = d.decode(body) })
 }
 
 func BenchmarkPhaseFilter(b *testing.B) {
-	env := newBenchEnv(b, 5000)
+	env := newBenchEnv(b, 5000, true)
 	snap := env.e.store.load()
 	evs := make([]nodeEval, snap.Len())
 	pod := benchPod(1)
@@ -275,7 +288,7 @@ func BenchmarkPhaseFilter(b *testing.B) {
 }
 
 func BenchmarkPhasePrioritize(b *testing.B) {
-	env := newBenchEnv(b, 5000)
+	env := newBenchEnv(b, 5000, true)
 	snap := env.e.store.load()
 	evs := make([]nodeEval, snap.Len())
 	pod := benchPod(1)
@@ -288,7 +301,7 @@ func BenchmarkPhasePrioritize(b *testing.B) {
 }
 
 func BenchmarkPhaseEncode(b *testing.B) {
-	env := newBenchEnv(b, 5000)
+	env := newBenchEnv(b, 5000, true)
 	snap := env.e.store.load()
 	evs := make([]nodeEval, snap.Len())
 	for j := range evs {
