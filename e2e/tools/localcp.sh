@@ -98,7 +98,10 @@ stop_proc() {
 await() {
   local name=$1 deadline=$((SECONDS + $2)); shift 2
   until "$@" >/dev/null 2>&1; do
-    if [ -f "$PIDS/$name.pid" ] && ! proc_alive "$name"; then
+    # Only "the pid is gone" means exited: right after start_proc the pid
+    # may still be the forked shell that has not exec'd the binary yet, so
+    # proc_alive's identity check would report a healthy start as dead.
+    if [ -f "$PIDS/$name.pid" ] && ! kill -0 "$(cut -d' ' -f1 "$PIDS/$name.pid")" 2>/dev/null; then
       tail -n 30 "$LCP_LOGS/$name.log" >&2 || true
       die "$name exited; log: $LCP_LOGS/$name.log"
     fi
