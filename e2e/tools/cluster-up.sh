@@ -13,7 +13,8 @@
 # images; seconds when cached, ~1 h of compiling on a cold 2-core machine).
 #
 # Usage: cluster-up.sh
-#   KIND_NODE_IMAGE=<image>   use a published kind node image (see node-image.sh)
+#   KIND_NODE_IMAGE=<image>   the published kind node image to try first (default
+#                             kindest/node:$KUBE_VERSION; empty: always build offline)
 #   HDSCALE_CLUSTER_NAME, HDSCALE_KUBECONFIG override name and kubeconfig path
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

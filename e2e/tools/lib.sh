@@ -5,6 +5,10 @@ TOOLS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$TOOLS_DIR/../.." && pwd)"
 # shellcheck source=versions.env
 . "$TOOLS_DIR/versions.env"
+# kind's published node image for KUBE_VERSION: used where it can be had
+# (local or pullable; a failed pull fails fast), else the node image is built
+# offline (node-image.sh). KIND_NODE_IMAGE= (empty) skips the attempt.
+KIND_NODE_IMAGE=${KIND_NODE_IMAGE-kindest/node:$KUBE_VERSION}
 
 # Everything built for the cluster lives outside the repo, keyed by versions,
 # so a clean clone on a warm machine reuses it and a version bump rebuilds.
