@@ -45,14 +45,17 @@ process_cpu_seconds_total_other 3
 hdscale_webhook_admission_duration_seconds_sum{webhook="/mutate"} 0.5
 hdscale_webhook_admission_duration_seconds_sum{webhook="/validate-namespace"} 9
 `)
-	if v, ok := sumMetric(text, "process_cpu_seconds_total", ""); !ok || v != 12.5 {
-		t.Errorf("cpu %v %v", v, ok)
+	if v, ok, err := sumMetric(text, "process_cpu_seconds_total", nil); err != nil || !ok || v != 12.5 {
+		t.Errorf("cpu %v %v %v", v, ok, err)
 	}
-	if v, _ := sumMetric(text, "hdscale_webhook_admission_duration_seconds_sum", `webhook="/mutate"`); v != 0.5 {
-		t.Errorf("sum %v", v)
+	if v, _, err := sumMetric(text, "hdscale_webhook_admission_duration_seconds_sum", map[string]string{"webhook": "/mutate"}); err != nil || v != 0.5 {
+		t.Errorf("sum %v %v", v, err)
 	}
-	if _, ok := sumMetric(text, "absent", ""); ok {
-		t.Error("absent found")
+	if _, ok, err := sumMetric(text, "absent", nil); err != nil || ok {
+		t.Errorf("absent found (%v)", err)
+	}
+	if _, _, err := sumMetric([]byte("broken{a=\"b\" 1\n"), "broken", nil); err == nil {
+		t.Error("a malformed exposition parsed")
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/hdscale/hdscale/e2e/bench/internal/stats"
 	"github.com/hdscale/hdscale/internal/policy"
 )
 
@@ -188,7 +188,10 @@ func (m *measurer) apiserverCPU(ctx context.Context) (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("kube-apiserver /metrics: %w", err)
 	}
-	v, ok := sumMetric(raw, "process_cpu_seconds_total", "")
+	v, ok, err := sumMetric(raw, "process_cpu_seconds_total", nil)
+	if err != nil {
+		return 0, fmt.Errorf("kube-apiserver /metrics: %w", err)
+	}
 	if !ok {
 		return 0, fmt.Errorf("kube-apiserver /metrics has no process_cpu_seconds_total")
 	}
@@ -238,9 +241,14 @@ func (m *measurer) webhookReading(ctx context.Context, v string) (webhookReading
 		if err != nil {
 			return r, fmt.Errorf("%s/%s /metrics: %w", ns, p.Name, err)
 		}
-		cpu, _ := sumMetric(raw, "process_cpu_seconds_total", "")
-		sum, _ := sumMetric(raw, "hdscale_webhook_admission_duration_seconds_sum", `webhook="/mutate"`)
-		count, _ := sumMetric(raw, "hdscale_webhook_admission_duration_seconds_count", `webhook="/mutate"`)
+		s, err := stats.ParseText(bytes.NewReader(raw))
+		if err != nil {
+			return r, fmt.Errorf("%s/%s /metrics: %w", ns, p.Name, err)
+		}
+		mutate := map[string]string{"webhook": "/mutate"}
+		cpu, _ := s.Sum("process_cpu_seconds_total", nil)
+		sum, _ := s.Sum("hdscale_webhook_admission_duration_seconds_sum", mutate)
+		count, _ := s.Sum("hdscale_webhook_admission_duration_seconds_count", mutate)
 		r.cpu += cpu
 		r.sum += sum
 		r.count += count
@@ -248,36 +256,15 @@ func (m *measurer) webhookReading(ctx context.Context, v string) (webhookReading
 	return r, nil
 }
 
-// sumMetric adds every sample of name whose label set contains labelSub.
-func sumMetric(text []byte, name, labelSub string) (float64, bool) {
-	sc := bufio.NewScanner(bytes.NewReader(text))
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	var sum float64
-	found := false
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name) || len(line) == len(name) || (line[len(name)] != ' ' && line[len(name)] != '{') {
-			continue
-		}
-		rest := line[len(name):]
-		if labelSub != "" && !strings.Contains(rest, labelSub) {
-			continue
-		}
-		if i := strings.LastIndexByte(rest, '}'); i >= 0 {
-			rest = rest[i+1:]
-		}
-		f := strings.Fields(rest)
-		if len(f) == 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(f[0], 64)
-		if err != nil {
-			continue
-		}
-		sum += v
-		found = true
+// sumMetric adds every series of name in the exposition text whose labels
+// include match; ok is false when text has no series of that name.
+func sumMetric(text []byte, name string, match map[string]string) (float64, bool, error) {
+	s, err := stats.ParseText(bytes.NewReader(text))
+	if err != nil {
+		return 0, false, err
 	}
-	return sum, found
+	v, ok := s.Sum(name, match)
+	return v, ok, nil
 }
 
 // checkEffects dry-run creates the pod in each variant's namespace until

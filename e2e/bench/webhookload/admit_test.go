@@ -12,6 +12,7 @@ import (
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
 
+	"github.com/hdscale/hdscale/e2e/bench/internal/stats"
 	"github.com/hdscale/hdscale/e2e/bench/webhookload/benchpod"
 	"k8s.io/utils/clock"
 
@@ -228,12 +229,12 @@ hdscale_webhook_admission_duration_seconds_count{webhook="/mutate"} 10
 hdscale_webhook_admission_duration_seconds_bucket{webhook="/validate-namespace",le="+Inf"} 99
 process_cpu_seconds_total 1.5
 `
-	s, err := parseText(bytes.NewBufferString(text))
+	s, err := stats.ParseText(bytes.NewBufferString(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := s.Histogram("hdscale_webhook_admission_duration_seconds", map[string]string{"webhook": "/mutate"})
-	if h.Count != 10 || h.FractionAtMost(0.001) != 0.8 || s.Sum("process_cpu_seconds_total", nil) != 1.5 {
+	h := promHistogram(s, "hdscale_webhook_admission_duration_seconds", map[string]string{"webhook": "/mutate"})
+	if cpu, _ := s.Sum("process_cpu_seconds_total", nil); h.Count != 10 || h.FractionAtMost(0.001) != 0.8 || cpu != 1.5 {
 		t.Errorf("histogram %+v", h)
 	}
 	if q := h.Quantile(0.5); q < 0.0005 || q > 0.001 {

@@ -3,119 +3,14 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"fmt"
-	"io"
 	"math"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/hdscale/hdscale/e2e/bench/internal/stats"
 )
-
-// Samples are the samples of a Prometheus text exposition, by metric name.
-type Samples map[string][]Sample
-
-// Sample is one series' labels and value.
-type Sample struct {
-	Labels map[string]string
-	Value  float64
-}
-
-// parseText reads the Prometheus text format (enough of it for client_golang
-// output and noopwebhook's: no timestamps needed, comments skipped).
-func parseText(r io.Reader) (Samples, error) {
-	out := Samples{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, labels, rest := line, map[string]string{}, ""
-		if i := strings.IndexAny(line, "{ "); i >= 0 {
-			name, rest = line[:i], line[i:]
-		}
-		if strings.HasPrefix(rest, "{") {
-			end := strings.LastIndex(rest, "}")
-			if end < 0 {
-				return nil, fmt.Errorf("bad sample line %q", line)
-			}
-			var err error
-			if labels, err = parseLabelSet(rest[1:end]); err != nil {
-				return nil, fmt.Errorf("%w in %q", err, line)
-			}
-			rest = rest[end+1:]
-		}
-		fields := strings.Fields(rest)
-		if len(fields) == 0 {
-			return nil, fmt.Errorf("no value in %q", line)
-		}
-		v, err := strconv.ParseFloat(fields[0], 64)
-		if err != nil {
-			return nil, fmt.Errorf("value in %q: %w", line, err)
-		}
-		out[name] = append(out[name], Sample{Labels: labels, Value: v})
-	}
-	return out, sc.Err()
-}
-
-func parseLabelSet(s string) (map[string]string, error) {
-	out := map[string]string{}
-	for len(s) > 0 {
-		s = strings.TrimLeft(s, ", ")
-		if s == "" {
-			break
-		}
-		eq := strings.IndexByte(s, '=')
-		if eq < 0 || len(s) < eq+2 || s[eq+1] != '"' {
-			return nil, fmt.Errorf("bad label set")
-		}
-		key := s[:eq]
-		s = s[eq+2:]
-		var b strings.Builder
-		i := 0
-		for ; i < len(s) && s[i] != '"'; i++ {
-			if s[i] == '\\' && i+1 < len(s) {
-				i++
-				switch s[i] {
-				case 'n':
-					b.WriteByte('\n')
-				default:
-					b.WriteByte(s[i])
-				}
-				continue
-			}
-			b.WriteByte(s[i])
-		}
-		if i >= len(s) {
-			return nil, fmt.Errorf("unterminated label value")
-		}
-		out[key] = b.String()
-		s = s[i+1:]
-	}
-	return out, nil
-}
-
-// Sum adds the values of every series of name whose labels include match.
-func (s Samples) Sum(name string, match map[string]string) float64 {
-	var sum float64
-	for _, x := range s[name] {
-		if labelsMatch(x.Labels, match) {
-			sum += x.Value
-		}
-	}
-	return sum
-}
-
-func labelsMatch(have, want map[string]string) bool {
-	for k, v := range want {
-		if have[k] != v {
-			return false
-		}
-	}
-	return true
-}
 
 // PromHistogram is a Prometheus histogram: cumulative counts by upper bound.
 type PromHistogram struct {
@@ -125,11 +20,12 @@ type PromHistogram struct {
 	Count  float64
 }
 
-// Histogram reads histogram family name (series matching match summed).
-func (s Samples) Histogram(name string, match map[string]string) PromHistogram {
+// promHistogram reads histogram family name from s (series matching match
+// summed).
+func promHistogram(s stats.Samples, name string, match map[string]string) PromHistogram {
 	byLE := map[float64]float64{}
 	for _, x := range s[name+"_bucket"] {
-		if !labelsMatch(x.Labels, match) {
+		if !stats.Matches(x.Labels, match) {
 			continue
 		}
 		le, err := strconv.ParseFloat(x.Labels["le"], 64)
@@ -138,7 +34,9 @@ func (s Samples) Histogram(name string, match map[string]string) PromHistogram {
 		}
 		byLE[le] += x.Value
 	}
-	h := PromHistogram{Sum: s.Sum(name+"_sum", match), Count: s.Sum(name+"_count", match)}
+	sum, _ := s.Sum(name+"_sum", match)
+	count, _ := s.Sum(name+"_count", match)
+	h := PromHistogram{Sum: sum, Count: count}
 	for le := range byLE {
 		h.Bounds = append(h.Bounds, le)
 	}

@@ -23,6 +23,7 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
+	"github.com/hdscale/hdscale/e2e/bench/internal/stats"
 	"github.com/hdscale/hdscale/e2e/bench/webhookload/benchpod"
 )
 
@@ -222,10 +223,11 @@ func (t *target) process() (Process, error) {
 		if err != nil {
 			return p, err
 		}
-		p = Process{CPUSeconds: s.Sum("process_cpu_seconds_total", nil), Mallocs: uint64(s.Sum("go_memstats_mallocs_total", nil)),
-			AllocBytes: uint64(s.Sum("go_memstats_alloc_bytes_total", nil)), NumGC: uint64(s.Sum("go_gc_cycles_total", nil)),
-			RSSBytes: uint64(s.Sum("process_resident_memory_bytes", nil)), PeakRSS: uint64(s.Sum("process_resident_memory_peak_bytes", nil)),
-			Admissions: s.Sum("noop_webhook_requests_total", nil)}
+		sum := func(name string) float64 { v, _ := s.Sum(name, nil); return v }
+		p = Process{CPUSeconds: sum("process_cpu_seconds_total"), Mallocs: uint64(sum("go_memstats_mallocs_total")),
+			AllocBytes: uint64(sum("go_memstats_alloc_bytes_total")), NumGC: uint64(sum("go_gc_cycles_total")),
+			RSSBytes: uint64(sum("process_resident_memory_bytes")), PeakRSS: uint64(sum("process_resident_memory_peak_bytes")),
+			Admissions: sum("noop_webhook_requests_total")}
 	}
 	if t.PID > 0 {
 		if hwm, rss := procStatus(fmt.Sprintf("/proc/%d/status", t.PID)); hwm > 0 {
@@ -250,7 +252,7 @@ func getJSON(url string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-func scrape(url string) (Samples, error) {
+func scrape(url string) (stats.Samples, error) {
 	resp, err := ctlClient.Get(url)
 	if err != nil {
 		return nil, err
@@ -259,7 +261,7 @@ func scrape(url string) (Samples, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	return parseText(resp.Body)
+	return stats.ParseText(resp.Body)
 }
 
 // Example describes one answer of a target (shown once per run).
@@ -487,7 +489,7 @@ func scrapeHist(url string) (PromHistogram, error) {
 	if err != nil {
 		return PromHistogram{}, err
 	}
-	return s.Histogram("hdscale_webhook_admission_duration_seconds", map[string]string{"webhook": "/mutate"}), nil
+	return promHistogram(s, "hdscale_webhook_admission_duration_seconds", map[string]string{"webhook": "/mutate"}), nil
 }
 
 // dispatch schedules request i at start + i/rate until ctx ends; a
