@@ -17,7 +17,7 @@ import (
 type expectation struct {
 	labels map[string]string
 	ns     policy.Namespace
-	shape  policy.PoolShape
+	budget policy.Budget
 	size   policy.Sizing
 }
 
@@ -28,13 +28,16 @@ func expectFor(labels map[string]string, nodes []poolNode) (expectation, error) 
 	if err != nil || !optedIn {
 		return expectation{}, fmt.Errorf("labels %v: opted in %v, %v", labels, optedIn, err)
 	}
-	shape := shapeOf(nodes)
-	return expectation{labels: labels, ns: ns, shape: shape, size: policy.Size(ns, shape)}, nil
+	b, err := budgetOf(nodes)
+	if err != nil {
+		return expectation{}, err
+	}
+	return expectation{labels: labels, ns: ns, budget: b, size: policy.Size(ns, b)}, nil
 }
 
 func (e expectation) String() string {
-	return fmt.Sprintf("pattern %s pool %s: request %s limit %s workers %d (shape %+v)", e.ns.Pattern, e.ns.Pool,
-		policy.MilliString(e.size.CPURequestMilli), policy.MilliString(e.size.CPULimitMilli), e.size.Workers, e.shape)
+	return fmt.Sprintf("pattern %s pool %s: request %s limit %s workers %d (budget %+v)", e.ns.Pattern, e.ns.Pool,
+		policy.MilliString(e.size.CPURequestMilli), policy.MilliString(e.size.CPULimitMilli), e.size.Workers, e.budget)
 }
 
 // runtimeContainer returns the suite's runtime container of p.

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hdscale/hdscale/internal/policy"
+	"github.com/hdscale/hdscale/internal/pool"
 )
 
 // poolNode is a node of the runtime pool and what tests compute from it.
@@ -42,14 +43,14 @@ func poolNodes(t *testing.T, pool string) []poolNode {
 	return nodes
 }
 
-func listPoolNodes(ctx context.Context, pool string) ([]poolNode, error) {
-	l, err := suite.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: policy.NodePoolKey + "=" + pool})
+func listPoolNodes(ctx context.Context, poolName string) ([]poolNode, error) {
+	l, err := suite.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: policy.NodePoolKey + "=" + poolName})
 	if err != nil {
 		return nil, fmt.Errorf("listing pool nodes: %w", err)
 	}
 	var out []poolNode
 	for _, n := range l.Items {
-		if n.Spec.Unschedulable || n.DeletionTimestamp != nil || !nodeReady(&n) {
+		if !pool.NodeFrom(&n).Usable() {
 			continue
 		}
 		pn := poolNode{Name: n.Name, AllocatableMilli: n.Status.Allocatable.Cpu().MilliValue()}
@@ -61,7 +62,7 @@ func listPoolNodes(ctx context.Context, pool string) ([]poolNode, error) {
 			if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 				continue
 			}
-			req := podCPURequestMilli(&p)
+			req := pool.PodCPURequestMilli(&p)
 			if ownedByDaemonSet(&p) {
 				pn.ReservedMilli += req
 			} else {
@@ -83,34 +84,19 @@ func ownedByDaemonSet(p *corev1.Pod) bool {
 	return false
 }
 
-// podCPURequestMilli is the pod's effective CPU request as the scheduler
-// counts it: max(sum of containers, largest init container) plus overhead.
-func podCPURequestMilli(p *corev1.Pod) int64 {
-	var sum int64
-	for _, c := range p.Spec.Containers {
-		sum += c.Resources.Requests.Cpu().MilliValue()
-	}
-	for _, c := range p.Spec.InitContainers {
-		sum = max(sum, c.Resources.Requests.Cpu().MilliValue())
-	}
-	if q, ok := p.Spec.Overhead[corev1.ResourceCPU]; ok {
-		sum += q.MilliValue()
-	}
-	return sum
-}
-
-// shapeOf is the pool shape the webhook sizes from: node count, smallest and
-// largest allocatable CPU, and the largest DaemonSet reservation.
-func shapeOf(nodes []poolNode) policy.PoolShape {
-	s := policy.PoolShape{Nodes: len(nodes)}
+// budgetOf is what the webhook sizes a single-container runtime pod from in
+// the e2e pool: its (equal) nodes' allocatable CPU and the largest DaemonSet
+// reservation. The e2e cluster's pool nodes must be equal.
+func budgetOf(nodes []poolNode) (policy.Budget, error) {
+	b := policy.Budget{Containers: 1, Source: policy.SizedFromPool}
 	for i, n := range nodes {
-		if i == 0 || n.AllocatableMilli < s.MinCPUMilli {
-			s.MinCPUMilli = n.AllocatableMilli
+		if i > 0 && n.AllocatableMilli != b.NodeCPUMilli {
+			return b, fmt.Errorf("pool nodes differ in allocatable CPU (%s): the e2e cluster's pool must be equal", describeNodes(nodes))
 		}
-		s.MaxCPUMilli = max(s.MaxCPUMilli, n.AllocatableMilli)
-		s.ReservedCPUMilli = max(s.ReservedCPUMilli, n.ReservedMilli)
+		b.NodeCPUMilli = n.AllocatableMilli
+		b.ReservedCPUMilli = max(b.ReservedCPUMilli, n.ReservedMilli)
 	}
-	return s
+	return b, nil
 }
 
 func nodeNames(nodes []poolNode) []string {
@@ -149,13 +135,4 @@ func nodeCPUUsage(ctx context.Context) (map[string]int64, error) {
 		out[m.Name] = m.Usage.Cpu().MilliValue()
 	}
 	return out, nil
-}
-
-func nodeReady(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }

@@ -3,6 +3,7 @@ package extender
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/hdscale/hdscale/internal/policy"
@@ -37,6 +38,7 @@ const (
 	rUnknownNode
 	rNotInPool
 	rShape
+	rUnusable
 	rTooSmall
 	rCap
 	rHot
@@ -45,7 +47,7 @@ const (
 )
 
 func (r reason) String() string {
-	return [...]string{"", "unknown-node", "not-in-pool", "shape", "too-small", "cap", "hot", "invalid-pod"}[r]
+	return [...]string{"", "unknown-node", "not-in-pool", "shape", "unusable", "too-small", "cap", "hot", "invalid-pod"}[r]
 }
 
 // nodeEval is everything the extender concluded about one node for one pod.
@@ -99,7 +101,7 @@ type evalCtx struct {
 	maxAge  time.Duration
 	tol     float64
 	hot     float64
-	pool    PoolFacts
+	pool    *PoolFacts // nil when no node is in the pod's pool
 	// poolID is the pod's pool in snap.poolIDs (noPool-1 when no node has it).
 	poolID int32
 	// groups counts the pod's group per node index (nil: none anywhere).
@@ -216,11 +218,15 @@ func (c *evalCtx) check(ev *nodeEval) {
 		ev.Verdict, ev.Reason = vUnresolvable, rNotInPool
 		return
 	}
-	if !h.shapeOK {
+	if !h.usable {
+		ev.Verdict, ev.Reason = vFail, rUnusable
+		return
+	}
+	if !h.member {
 		ev.Verdict, ev.Reason = vUnresolvable, rShape
 		return
 	}
-	ev.Cap = int32(min(c.pod.Placement.Pattern.MaxPerNode(h.cpu, c.pod.Placement.CPURequestMilli), math.MaxInt32))
+	ev.Cap = int32(min(c.pod.Placement.Pattern.MaxPerNode(h.cpu, c.pod.RequestMilli), math.MaxInt32))
 	if ev.Cap <= 0 {
 		ev.Verdict, ev.Reason = vUnresolvable, rTooSmall
 		return
@@ -246,10 +252,11 @@ func (c *evalCtx) text(r reason) string {
 	case rNotInPool:
 		t = fmt.Sprintf("hdscale: node is not in pool %q (node label %s)", pl.Pool, policy.NodePoolKey)
 	case rShape:
-		t = fmt.Sprintf("hdscale: node's allocatable CPU/memory differs from pool %q's reference shape (%s CPU, %d bytes memory) by more than %g%%",
-			pl.Pool, policy.MilliString(c.pool.Ref.CPUMilli), c.pool.Ref.MemBytes, c.tol*100)
+		t = c.shapeText()
+	case rUnusable:
+		t = "hdscale: node is not usable now (cordoned, not Ready, tainted not-ready/unreachable, or being deleted)"
 	case rTooSmall:
-		t = fmt.Sprintf("hdscale: node's allocatable CPU cannot fit one replica requesting %s CPU", policy.MilliString(pl.CPURequestMilli))
+		t = fmt.Sprintf("hdscale: node's allocatable CPU cannot fit one replica requesting %s CPU", policy.MilliString(c.pod.RequestMilli))
 	case rCap:
 		t = fmt.Sprintf("hdscale: node already holds the %s cap of runtime replicas of namespace %q in pool %q", pl.Pattern, c.pod.Namespace, pl.Pool)
 	case rHot:
@@ -259,4 +266,29 @@ func (c *evalCtx) text(r reason) string {
 	}
 	c.texts[r] = t
 	return t
+}
+
+// shapeText explains rShape. kube-scheduler groups equal reasons, so it is
+// the same for every outlier node: it names the pool's reference shape and
+// its outliers (names and shapes), which get no replicas.
+func (c *evalCtx) shapeText() string {
+	pl := c.pod.Placement
+	if c.pool == nil || !c.pool.HasRef {
+		return fmt.Sprintf("hdscale: pool %q has no usable node of its reference shape", pl.Pool)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "hdscale: node is not of pool %q's reference shape (%s, %d nodes; tolerance %g%%) and gets no replicas; outliers:",
+		pl.Pool, c.pool.Ref, c.pool.Members, c.tol*100)
+	for i, n := range c.pool.Outliers {
+		if i == 5 {
+			fmt.Fprintf(&b, " and %d more", len(c.pool.Outliers)-5)
+			break
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, " %s (%s)", n.Name, n.Shape)
+	}
+	b.WriteString("; give them a pool of their own")
+	return b.String()
 }

@@ -7,6 +7,8 @@ import (
 
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/hdscale/hdscale/internal/pool"
 )
 
 // NodeSample is a metrics sample of one node.
@@ -32,7 +34,7 @@ type Input struct {
 func Build(in Input) *Snapshot {
 	b := NewBuilder(in.ShapeTolerance)
 	for _, n := range in.Nodes {
-		b.SetNode(nodeStaticFrom(n))
+		b.SetNode(pool.NodeFrom(n))
 	}
 	for _, p := range in.Pods {
 		b.SetPod(podFactsFrom(p), in.PlacedAt[p.UID], in.Now)
@@ -48,7 +50,7 @@ func Build(in Input) *Snapshot {
 // use; store serialises access.
 type Builder struct {
 	tol     float64
-	nodes   map[string]nodeStatic
+	nodes   map[string]pool.Node
 	pods    map[types.UID]*podEntry // bound, non-terminal pods only
 	agg     map[string]*nodeAgg     // per node name, known node or not
 	groups  map[groupKey]map[string]int32
@@ -83,7 +85,7 @@ type nodeAgg struct {
 func NewBuilder(tol float64) *Builder {
 	return &Builder{
 		tol:     tol,
-		nodes:   map[string]nodeStatic{},
+		nodes:   map[string]pool.Node{},
 		pods:    map[types.UID]*podEntry{},
 		agg:     map[string]*nodeAgg{},
 		groups:  map[groupKey]map[string]int32{},
@@ -96,7 +98,7 @@ func NewBuilder(tol float64) *Builder {
 }
 
 // SetNode adds or updates a node; it reports whether any fact changed.
-func (b *Builder) SetNode(f nodeStatic) bool {
+func (b *Builder) SetNode(f pool.Node) bool {
 	if old, ok := b.nodes[f.Name]; ok && old == f {
 		return false
 	}
@@ -312,7 +314,7 @@ func (b *Builder) Snapshot(now time.Time) *Snapshot {
 func (b *Builder) fill(s *Snapshot, i int32) {
 	name := s.names[i]
 	f := &s.nodes[i]
-	*f = NodeFacts{nodeStatic: s.static[i], Sample: b.samples[name]}
+	*f = NodeFacts{Node: s.static[i], Sample: b.samples[name]}
 	if a := b.agg[name]; a != nil {
 		f.RequestedMilli = a.requested
 		f.RuntimePods = int32(len(a.runtime))
@@ -324,7 +326,7 @@ func (b *Builder) fill(s *Snapshot, i int32) {
 		}
 	}
 	h := &s.hot[i]
-	*h = nodeHot{pool: noPool, runtimePods: f.RuntimePods, cpu: f.Shape.CPUMilli, shapeOK: s.shapeOK[i],
+	*h = nodeHot{pool: noPool, runtimePods: f.RuntimePods, cpu: f.Shape.CPUMilli, usable: f.Usable(), member: s.member[i],
 		requested: f.RequestedMilli, estimate: f.EstimateMilli, usage: f.Sample.UsageMilli}
 	if f.Pool != "" {
 		h.pool = s.poolIDs[f.Pool]
@@ -357,7 +359,7 @@ func (b *Builder) newLayout() *layout {
 	l.quoted = make([]string, len(l.names))
 	l.plain = make([]bool, len(l.names))
 	l.hostPrefix = make([]string, len(l.names))
-	l.static = make([]nodeStatic, len(l.names))
+	l.static = make([]pool.Node, len(l.names))
 	for i, name := range l.names {
 		l.index[name] = int32(i)
 		l.quoted[i] = string(appendString(nil, name))
@@ -365,7 +367,7 @@ func (b *Builder) newLayout() *layout {
 		l.hostPrefix[i] = `{"Host":` + l.quoted[i] + `,"Score":`
 		l.static[i] = b.nodes[name]
 	}
-	l.pools = poolFacts(l.static, b.tol)
+	l.pools = pool.Summarize(l.static, b.tol)
 	l.poolIDs = make(map[string]int32, len(l.pools))
 	poolNames := make([]string, 0, len(l.pools))
 	for name := range l.pools {
@@ -375,10 +377,11 @@ func (b *Builder) newLayout() *layout {
 	for i, name := range poolNames {
 		l.poolIDs[name] = int32(i)
 	}
-	l.shapeOK = make([]bool, len(l.static))
+	l.member = make([]bool, len(l.static))
 	for i, st := range l.static {
-		p := l.pools[st.Pool]
-		l.shapeOK[i] = !p.HasRef || st.Shape.Within(p.Ref, b.tol)
+		if p := l.pools[st.Pool]; p != nil {
+			l.member[i] = p.Member(st)
+		}
 	}
 	return l
 }
@@ -395,29 +398,4 @@ func covered(e *podEntry, s Sample) bool {
 		ref = e.f.RunningSince
 	}
 	return s.Start().After(ref)
-}
-
-// poolFacts computes every pool's facts from nodes.
-func poolFacts(nodes []nodeStatic, tol float64) map[string]PoolFacts {
-	pools := map[string]PoolFacts{}
-	shapes := map[string][]Shape{}
-	for i := range nodes {
-		n := &nodes[i]
-		if n.Pool == "" {
-			continue
-		}
-		p := pools[n.Pool]
-		p.Name = n.Pool
-		p.Nodes++
-		if n.Schedulable {
-			p.Schedulable++
-			shapes[n.Pool] = append(shapes[n.Pool], n.Shape)
-		}
-		pools[n.Pool] = p
-	}
-	for name, p := range pools {
-		p.Ref, p.RefMembers, p.HasRef = referenceShape(shapes[name], tol)
-		pools[name] = p
-	}
-	return pools
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hdscale/hdscale/internal/policy"
+	"github.com/hdscale/hdscale/internal/pool"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -63,11 +64,11 @@ func TestBuild(t *testing.T) {
 	if r0.Sample.UsageMilli != 700 || !r0.Sample.Has() {
 		t.Errorf("r-0 sample = %+v", r0.Sample)
 	}
-	if get("r-3").Schedulable || get("r-4").Schedulable || !r0.Schedulable {
-		t.Errorf("schedulable flags wrong")
+	if get("r-3").Usable() || get("r-4").Usable() || !r0.Usable() {
+		t.Errorf("usable flags wrong")
 	}
 	p, ok := snap.Pool("runtime")
-	if !ok || p.Nodes != 4 || p.Schedulable != 2 || p.Ref != (Shape{4000, 16 * gi}) || p.RefMembers != 2 {
+	if !ok || p.Nodes != 4 || p.Usable != 2 || p.Ref != (pool.Shape{CPUMilli: 4000, MemBytes: 16 * gi}) || p.Members != 2 {
 		t.Errorf("pool = %+v (unschedulable nodes must not define the reference)", p)
 	}
 	if _, ok := snap.Pool(""); ok {
@@ -146,10 +147,10 @@ func checkIncremental(t *testing.T, seed uint64) {
 		switch op := rng.IntN(10); {
 		case op < 2:
 			name := fmt.Sprintf("n-%d", rng.IntN(6))
-			pool := []string{"runtime", "gpu", ""}[rng.IntN(3)]
-			n := node(name, pool, []int64{4000, 8000}[rng.IntN(2)], 16*gi, func(n *v1.Node) { n.Spec.Unschedulable = rng.IntN(4) == 0 })
+			poolName := []string{"runtime", "gpu", ""}[rng.IntN(3)]
+			n := node(name, poolName, []int64{4000, 8000}[rng.IntN(2)], 16*gi, func(n *v1.Node) { n.Spec.Unschedulable = rng.IntN(4) == 0 })
 			nodes[name] = n
-			b.SetNode(nodeStaticFrom(n))
+			b.SetNode(pool.NodeFrom(n))
 		case op < 3:
 			name := fmt.Sprintf("n-%d", rng.IntN(6))
 			delete(nodes, name)
@@ -235,9 +236,9 @@ func equalGroups(a, b map[groupKey][]int32) bool {
 func TestBuilderSharesUnchangedParts(t *testing.T) {
 	t.Parallel()
 	b := NewBuilder(0.05)
-	b.SetNode(nodeStaticFrom(node("r-0", "runtime", 4000, 16*gi)))
+	b.SetNode(pool.NodeFrom(node("r-0", "runtime", 4000, 16*gi)))
 	s1 := b.Snapshot(t0)
-	if b.SetNode(nodeStaticFrom(node("r-0", "runtime", 4000, 16*gi, func(n *v1.Node) {
+	if b.SetNode(pool.NodeFrom(node("r-0", "runtime", 4000, 16*gi, func(n *v1.Node) {
 		n.Status.Conditions[0].LastHeartbeatTime = metav1.NewTime(t0.Add(time.Minute))
 	}))) {
 		t.Error("a heartbeat-only node update reported a change")
@@ -286,7 +287,7 @@ func TestStripKeepsFacts(t *testing.T) {
 		n.Spec.Taints = append(n.Spec.Taints, v1.Taint{Key: v1.TaintNodeNotReady, Effect: v1.TaintEffectNoSchedule})
 	})
 	sn, _ := stripNode(n)
-	if got, want := nodeStaticFrom(sn.(*v1.Node)), nodeStaticFrom(n); got != want || got.Schedulable {
+	if got, want := pool.NodeFrom(sn.(*v1.Node)), pool.NodeFrom(n); got != want || got.Usable() {
 		t.Errorf("stripped node facts %+v, want %+v (not-ready taint: unschedulable)", got, want)
 	}
 	if len(sn.(*v1.Node).Status.Images) != 0 {
@@ -301,40 +302,12 @@ func TestStripKeepsFacts(t *testing.T) {
 	}
 }
 
-func TestPodRequestMilli(t *testing.T) {
-	t.Parallel()
-	always := v1.ContainerRestartPolicyAlways
-	cpu := func(s string) v1.ResourceRequirements {
-		return v1.ResourceRequirements{Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse(s)}}
-	}
-	tests := []struct {
-		name string
-		spec v1.PodSpec
-		want int64
-	}{
-		{"empty", v1.PodSpec{}, 0},
-		{"containers sum", v1.PodSpec{Containers: []v1.Container{{Resources: cpu("1")}, {Resources: cpu("500m")}}}, 1500},
-		{"init peak", v1.PodSpec{InitContainers: []v1.Container{{Resources: cpu("2")}}, Containers: []v1.Container{{Resources: cpu("1")}}}, 2000},
-		{"sidecar adds", v1.PodSpec{InitContainers: []v1.Container{{Resources: cpu("100m"), RestartPolicy: &always}}, Containers: []v1.Container{{Resources: cpu("1")}}}, 1100},
-		{"init after sidecar", v1.PodSpec{InitContainers: []v1.Container{{Resources: cpu("1"), RestartPolicy: &always}, {Resources: cpu("2")}}, Containers: []v1.Container{{Resources: cpu("500m")}}}, 3000},
-		{"huge clamps", v1.PodSpec{Containers: []v1.Container{{Resources: cpu("1e15")}}}, maxMilli},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			if got := podRequestMilli(&tt.spec); got != tt.want {
-				t.Errorf("podRequestMilli = %d, want %d", got, tt.want)
-			}
-		})
-	}
-}
-
 // Pods without CPU requests (BestEffort) are common: removing them must not
 // trip over a node aggregate that looked empty.
 func TestBuilderBestEffortPods(t *testing.T) {
 	t.Parallel()
 	b := NewBuilder(0.05)
-	b.SetNode(nodeStaticFrom(node("r-0", "runtime", 4000, 16*gi)))
+	b.SetNode(pool.NodeFrom(node("r-0", "runtime", 4000, 16*gi)))
 	be1 := bound(plainPod("ns", "be1", 0), "r-0", t0, t0)
 	be2 := bound(plainPod("ns", "be2", 0), "r-0", t0, t0)
 	req := bound(plainPod("ns", "req", 300), "r-0", t0, t0)

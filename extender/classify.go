@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/hdscale/hdscale/internal/policy"
+	"github.com/hdscale/hdscale/internal/pool"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -39,7 +40,7 @@ type podCtx struct {
 	ResourceVersion string
 	Placement       policy.Placement
 	Group           groupKey
-	// EstimateMilli is the pod's CPU estimate (see estimateMilli) and
+	// EstimateMilli is the pod's CPU estimate (policy.Placement.EstimateMilli) and
 	// RequestMilli its effective CPU request (the fallback's measure).
 	EstimateMilli int64
 	RequestMilli  int64
@@ -66,8 +67,8 @@ func classify(p *v1.Pod) (pc podCtx, kind podKind, msg string) {
 	}
 	pc.Placement = pl
 	pc.Group = groupKey{Namespace: p.Namespace, Pool: pl.Pool}
-	pc.EstimateMilli = estimateMilli(pl)
-	pc.RequestMilli = podRequestMilli(&p.Spec)
+	pc.EstimateMilli = clampMilli(pl.EstimateMilli())
+	pc.RequestMilli = pool.PodCPURequestMilli(p)
 	if pc.RequestMilli == 0 {
 		pc.RequestMilli = clampMilli(pl.CPURequestMilli)
 	}

@@ -21,7 +21,9 @@ func TestClassify(t *testing.T) {
 	audit := perCore.DeepCopy()
 	audit.Annotations[policy.AnnotationPolicy] = strings.Replace(audit.Annotations[policy.AnnotationPolicy], `"mode":"enforce"`, `"mode":"audit"`, 1)
 	noRequests := perCore.DeepCopy()
-	noRequests.Spec.Containers[0].Resources.Requests = nil
+	noRequests.Spec.Containers[0].Resources = v1.ResourceRequirements{}
+	limitOnly := perCore.DeepCopy()
+	limitOnly.Spec.Containers[0].Resources.Requests = nil
 	tests := []struct {
 		name         string
 		pod          *v1.Pod
@@ -39,6 +41,7 @@ func TestClassify(t *testing.T) {
 		{"no selector is fine", noSelector, kindRuntime, "", 2000, 1000, "team/runtime"},
 		{"audit mode passes through", audit, kindPassthrough, "audit", 0, 0, ""},
 		{"request falls back to the annotation", noRequests, kindRuntime, "", 2000, 1000, "team/runtime"},
+		{"a limit without request counts as the request (API server defaulting)", limitOnly, kindRuntime, "", 2000, 2000, "team/runtime"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -198,7 +198,7 @@ type ExplainResponse struct {
 	// Reservations are the current predicted placements.
 	Reservations []Reservation `json:"reservations"`
 	// Pools are the pools of the current snapshot with their reference shapes.
-	Pools map[string]PoolFacts `json:"pools"`
+	Pools map[string]*PoolFacts `json:"pools"`
 	// Snapshot is the current snapshot's generation; Nodes its node count.
 	Snapshot uint64 `json:"snapshot"`
 	Nodes    int    `json:"nodes"`

@@ -1,11 +1,16 @@
 package extender
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hdscale/hdscale/internal/policy"
 	v1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // filterFixture is a pool "runtime" of 4-CPU 16Gi nodes r-0..r-2, a node of
@@ -212,5 +217,53 @@ func TestFilterOnlyOneNode(t *testing.T) {
 	}
 	if got := only(evs, 2); got != -1 {
 		t.Errorf("only with two passing = %d, want -1", got)
+	}
+}
+
+// Unusable pool nodes (cordoned, not Ready, being deleted) fail resolvably
+// with their own reason, and the per-core cap counts the whole pod (sidecars
+// included), as the webhook's per-node estimate does.
+func TestFilterUnusableAndWholePodCap(t *testing.T) {
+	t.Parallel()
+	now := metav1.NewTime(t0)
+	nodes := append(poolNodes("r", "runtime", 2),
+		node("cordoned", "runtime", 4000, 16*gi, func(n *v1.Node) { n.Spec.Unschedulable = true }),
+		node("deleting", "runtime", 4000, 16*gi, func(n *v1.Node) { n.DeletionTimestamp = &now }),
+		node("unreachable", "runtime", 4000, 16*gi, func(n *v1.Node) {
+			n.Spec.Taints = append(n.Spec.Taints, v1.Taint{Key: v1.TaintNodeUnreachable, Effect: v1.TaintEffectNoExecute})
+		}),
+	)
+	pod := runtimePod("team", "p", policy.PerCore, "runtime", 1000, 1000)
+	pod.Spec.Containers = append(pod.Spec.Containers, v1.Container{Name: "mesh", Resources: v1.ResourceRequirements{
+		Requests: v1.ResourceList{v1.ResourceCPU: resource.MustParse("100m")}}})
+	placed := t0.Add(-time.Minute)
+	var pods []*v1.Pod
+	for i := range 3 { // three 1100m replicas on r-0: a fourth does not fit 4 CPU
+		p := pod.DeepCopy()
+		p.Name, p.UID = fmt.Sprintf("x%d", i), types.UID(fmt.Sprintf("uid-x%d", i))
+		pods = append(pods, bound(p, "r-0", placed, placed))
+	}
+	snap := Build(Input{Nodes: nodes, Pods: pods, Now: t0, ShapeTolerance: 0.05})
+	c := evalCtxFor(t, snap, nil, pod, t0, Default())
+	defer c.release()
+	evs := evsFor(snap, "r-0", "r-1", "cordoned", "deleting", "unreachable")
+	c.filter(evs)
+	got := byName(evs)
+	if ev := got["r-0"]; ev.Verdict != vFail || ev.Reason != rCap || ev.Cap != 3 {
+		t.Errorf("r-0: %v/%v cap %d, want fail/cap with cap floor(4000/1100) = 3", ev.Verdict, ev.Reason, ev.Cap)
+	}
+	if ev := got["r-1"]; ev.Verdict != vPass {
+		t.Errorf("r-1: %v/%v, want pass", ev.Verdict, ev.Reason)
+	}
+	for _, n := range []string{"cordoned", "deleting", "unreachable"} {
+		if ev := got[n]; ev.Verdict != vFail || ev.Reason != rUnusable {
+			t.Errorf("%s: %v/%v, want fail/unusable", n, ev.Verdict, ev.Reason)
+		}
+	}
+	if txt := c.text(rUnusable); !strings.Contains(txt, "not usable") {
+		t.Errorf("unusable text %q", txt)
+	}
+	if p, _ := snap.Pool("runtime"); p.Members != 2 || p.Usable != 2 || len(p.Unusable) != 3 {
+		t.Errorf("pool %+v", p)
 	}
 }

@@ -66,7 +66,7 @@ func runtimePod(ns, name string, pattern policy.Pattern, pool string, reqMilli, 
 	a := policy.NewAnnotation(
 		policy.Namespace{Pattern: pattern, Pool: pool, Mode: policy.ModeEnforce, Conflict: policy.ConflictFill, LabelsHash: "h"},
 		policy.Sizing{CPURequestMilli: reqMilli, CPULimitMilli: limMilli, Workers: 1, NodeCPUMilli: 4000, Source: policy.SizedFromPool},
-		"hdscale-scheduler")
+		[]string{"c"}, "hdscale-scheduler")
 	p := plainPod(ns, name, reqMilli)
 	p.Annotations = map[string]string{policy.AnnotationPolicy: a.Encode()}
 	p.Spec.NodeSelector = map[string]string{policy.NodePoolKey: pool}

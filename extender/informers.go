@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hdscale/hdscale/internal/policy"
+	"github.com/hdscale/hdscale/internal/pool"
 	v1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -71,7 +72,7 @@ func (e *Extender) podEvent(obj any, deleted bool) {
 
 // setNode records a node's facts.
 func (e *Extender) setNode(n *v1.Node) {
-	f := nodeStaticFrom(n)
+	f := pool.NodeFrom(n)
 	e.store.update(func(b *Builder) bool { return b.SetNode(f) })
 }
 
@@ -107,15 +108,15 @@ func (e *Extender) deletePod(uid types.UID) {
 	e.store.update(func(b *Builder) bool { return b.DeletePod(uid) })
 }
 
-// stripNode keeps only what nodeStaticFrom reads: the pool label,
-// unschedulable, taints, allocatable CPU and memory and the Ready condition
-// (without its heartbeat).
+// stripNode keeps only what pool.NodeFrom reads: the pool label, the deletion
+// timestamp, unschedulable, taints, allocatable CPU and memory and the Ready
+// condition (without its heartbeat).
 func stripNode(obj any) (any, error) {
 	n, ok := obj.(*v1.Node)
 	if !ok {
 		return obj, nil
 	}
-	out := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name, UID: n.UID, ResourceVersion: n.ResourceVersion}}
+	out := &v1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name, UID: n.UID, ResourceVersion: n.ResourceVersion, DeletionTimestamp: n.DeletionTimestamp}}
 	if v, ok := n.Labels[policy.NodePoolKey]; ok {
 		out.Labels = map[string]string{policy.NodePoolKey: v}
 	}
@@ -149,6 +150,11 @@ func stripPod(obj any) (any, error) {
 	}
 	out.Spec.NodeName = p.Spec.NodeName
 	out.Spec.Overhead = cpuOnly(p.Spec.Overhead)
+	if r := p.Spec.Resources; r != nil {
+		if req := cpuOnly(r.Requests); req != nil {
+			out.Spec.Resources = &v1.ResourceRequirements{Requests: req}
+		}
+	}
 	out.Spec.Containers = make([]v1.Container, len(p.Spec.Containers))
 	for i := range p.Spec.Containers {
 		out.Spec.Containers[i].Resources.Requests = cpuOnly(p.Spec.Containers[i].Resources.Requests)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"k8s.io/utils/clock"
+
+	"github.com/hdscale/hdscale/internal/pool"
 )
 
 // Options configure the extender.
@@ -64,7 +66,7 @@ const (
 	DefaultListenAddr      = "127.0.0.1:8888"
 	DefaultHealthAddr      = ":8889"
 	DefaultMetricsInterval = 15 * time.Second
-	DefaultShapeTolerance  = 0.05
+	DefaultShapeTolerance  = pool.DefaultShapeTolerance
 	DefaultReservationTTL  = 60 * time.Second
 	// DefaultMaxBodyBytes fits the NodeNames of far more than 5,000 nodes and
 	// a full NodeList of a few hundred (when nodeCacheCapable is off).

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/hdscale/hdscale/internal/pool"
 )
 
 // Sample is one metrics.k8s.io NodeMetrics reading: the node's CPU usage
@@ -23,7 +25,7 @@ func (s Sample) Start() time.Time { return s.Timestamp.Add(-s.Window) }
 
 // NodeFacts is one node in a Snapshot.
 type NodeFacts struct {
-	nodeStatic
+	pool.Node
 	// RequestedMilli is the sum of the effective CPU requests of the
 	// non-terminal pods bound to the node (the fallback's measure).
 	RequestedMilli int64
@@ -37,18 +39,9 @@ type NodeFacts struct {
 	Sample Sample
 }
 
-// PoolFacts describes one pool (the nodes labelled hdscale.io/pool=<name>).
-type PoolFacts struct {
-	Name string `json:"name"`
-	// Nodes and Schedulable count the pool's nodes and its schedulable ones.
-	Nodes       int `json:"nodes"`
-	Schedulable int `json:"schedulable"`
-	// Ref is the reference shape (HasRef is false without schedulable
-	// nodes); RefMembers counts the schedulable nodes within tolerance of it.
-	Ref        Shape `json:"referenceShape"`
-	HasRef     bool  `json:"hasReference"`
-	RefMembers int   `json:"referenceMembers"`
-}
+// PoolFacts describes one pool (the nodes labelled hdscale.io/pool=<name>):
+// the one pool model the webhook sizes for (internal/pool).
+type PoolFacts = pool.Pool
 
 // Snapshot is an immutable view of every fact filter and score read: nodes,
 // pool reference shapes, runtime replicas per node and group, usage and
@@ -90,11 +83,12 @@ type layout struct {
 	plain []bool
 	// hostPrefix is, per node index, `{"Host":<quoted>,"Score":`.
 	hostPrefix []string
-	// static and shapeOK are, per node index, the node's static facts and
-	// whether its shape is within tolerance of its pool's reference.
-	static  []nodeStatic
-	shapeOK []bool
-	pools   map[string]PoolFacts
+	// static and member are, per node index, the node's static facts and
+	// whether it is a member of its pool (pool.Pool.Member: usable and
+	// within tolerance of the reference shape).
+	static []pool.Node
+	member []bool
+	pools  map[string]*PoolFacts
 	// poolIDs numbers the pools; nodeHot.pool refers to it.
 	poolIDs map[string]int32
 }
@@ -108,15 +102,14 @@ type nodeHot struct {
 	estimate    int64
 	usage       int64
 	sampleNano  int64 // sample timestamp (UnixNano), 0 without a sample
-	// shapeOK: the node's shape is within tolerance of its pool's
-	// reference (see layout.shapeOK).
-	shapeOK bool
+	// usable: pool.Node.Usable; member: see layout.member.
+	usable, member bool
 }
 
 const noPool = -1
 
 var emptySnapshot = &Snapshot{
-	layout: &layout{index: map[string]int32{}, pools: map[string]PoolFacts{}, poolIDs: map[string]int32{}},
+	layout: &layout{index: map[string]int32{}, pools: map[string]*PoolFacts{}, poolIDs: map[string]int32{}},
 	groups: map[groupKey][]int32{}, bound: map[types.UID]struct{}{},
 }
 
@@ -139,14 +132,14 @@ func (s *Snapshot) lookupBytes(name []byte) (int32, bool) {
 	return i, ok
 }
 
-// Pool returns the facts of the named pool.
-func (s *Snapshot) Pool(name string) (PoolFacts, bool) {
+// Pool returns the facts of the named pool (shared: do not modify).
+func (s *Snapshot) Pool(name string) (*PoolFacts, bool) {
 	p, ok := s.pools[name]
 	return p, ok
 }
 
 // Pools returns every pool's facts (shared: do not modify).
-func (s *Snapshot) Pools() map[string]PoolFacts { return s.pools }
+func (s *Snapshot) Pools() map[string]*PoolFacts { return s.pools }
 
 // isBound reports whether uid is a bound runtime replica.
 func (s *Snapshot) isBound(uid types.UID) bool {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 )
@@ -29,6 +30,32 @@ type Config struct {
 	NotRuntime Rules `json:"notRuntime"`
 	// PodLabels makes a pod carrying all of these labels a runtime pod.
 	PodLabels map[string]string `json:"podLabels"`
+	// Pools declares, per pool name, the node shape runtime pods are sized
+	// for while the pool has no usable node (all cordoned, or a node group
+	// scaled to zero): with it, Pending pods ask for the right size and a
+	// cluster autoscaler scales the group up for them. Real nodes always win.
+	Pools map[string]DeclaredPool `json:"pools,omitempty"`
+}
+
+// DeclaredPool is the node shape declared for a pool.
+type DeclaredPool struct {
+	// NodeCPU is a node's allocatable CPU, a quantity ("8", "7910m").
+	NodeCPU string `json:"nodeCPU"`
+}
+
+// maxDeclaredCPU bounds a declared node CPU (1e6 cores).
+var maxDeclaredCPU = resource.MustParse("1000000")
+
+// DeclaredCPU returns the declared node CPU per pool in millicores (the
+// config must be valid).
+func (c Config) DeclaredCPU() map[string]int64 {
+	out := make(map[string]int64, len(c.Pools))
+	for name, p := range c.Pools {
+		if q, err := resource.ParseQuantity(p.NodeCPU); err == nil {
+			out[name] = q.MilliValue()
+		}
+	}
+	return out
 }
 
 // Rules match a container by image repository or by an env variable.
@@ -134,6 +161,18 @@ func (c Config) Validate() error {
 		}
 		if msgs := validation.IsValidLabelValue(v); len(msgs) > 0 {
 			bad("podLabels[%s] value %q is not a valid label value: %s", k, v, strings.Join(msgs, "; "))
+		}
+	}
+	for name, p := range c.Pools {
+		if msgs := validation.IsValidLabelValue(name); len(msgs) > 0 || name == "" {
+			bad("pools key %q is not a valid pool name (a label value): %s", name, strings.Join(msgs, "; "))
+		}
+		q, err := resource.ParseQuantity(p.NodeCPU)
+		switch {
+		case err != nil:
+			bad("pools[%s].nodeCPU %q is not a quantity (e.g. \"8\" or \"7910m\")", name, p.NodeCPU)
+		case q.Sign() <= 0 || q.Cmp(maxDeclaredCPU) > 0 || q.MilliValue() < 1:
+			bad("pools[%s].nodeCPU %q must be between 1m and %s", name, p.NodeCPU, maxDeclaredCPU.String())
 		}
 	}
 	if len(c.Runtime.Images) == 0 && len(c.Runtime.Env) == 0 && len(c.PodLabels) == 0 {

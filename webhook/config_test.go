@@ -55,19 +55,24 @@ podLabels:
 func TestParseConfigErrors(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct{ yaml, want string }{
-		"unknown field":     {"runtime:\n  imagez: [x]\n", "unknown field"},
-		"unknown top field": {"pool: x\n", "unknown field"},
-		"duplicate field":   {"podLabels: {}\npodLabels: {}\n", "podLabels"},
-		"not yaml":          {"runtime: [\n", "config"},
-		"image with tag":    {"runtime:\n  images: [hetida/designer-runtime:0.9]\n", "runtime.images entry \"hetida/designer-runtime:0.9\""},
-		"image with host":   {"runtime:\n  images: [localhost:5000/hetida/designer-runtime]\n", "without registry host"},
-		"uppercase image":   {"notRuntime:\n  images: [Hetida/Backend]\n", "notRuntime.images"},
-		"bad env name":      {"runtime:\n  env: [{name: 'A B', values: [x]}]\n", "runtime.env[0].name"},
-		"env without value": {"runtime:\n  env: [{name: A}]\n", "at least one value"},
-		"bad label key":     {"podLabels: {'a b': x}\n", "podLabels key"},
-		"bad label value":   {"podLabels: {a: 'x y'}\n", "podLabels[a] value"},
-		"both lists":        {"notRuntime:\n  images: [hetida/designer-runtime]\n", "both runtime.images and notRuntime.images"},
-		"matches nothing":   {"runtime: {images: [], env: []}\npodLabels: {}\n", "no pod would ever match"},
+		"unknown field":               {"runtime:\n  imagez: [x]\n", "unknown field"},
+		"unknown top field":           {"pool: x\n", "unknown field"},
+		"duplicate field":             {"podLabels: {}\npodLabels: {}\n", "podLabels"},
+		"not yaml":                    {"runtime: [\n", "config"},
+		"image with tag":              {"runtime:\n  images: [hetida/designer-runtime:0.9]\n", "runtime.images entry \"hetida/designer-runtime:0.9\""},
+		"image with host":             {"runtime:\n  images: [localhost:5000/hetida/designer-runtime]\n", "without registry host"},
+		"uppercase image":             {"notRuntime:\n  images: [Hetida/Backend]\n", "notRuntime.images"},
+		"bad env name":                {"runtime:\n  env: [{name: 'A B', values: [x]}]\n", "runtime.env[0].name"},
+		"env without value":           {"runtime:\n  env: [{name: A}]\n", "at least one value"},
+		"bad label key":               {"podLabels: {'a b': x}\n", "podLabels key"},
+		"bad label value":             {"podLabels: {a: 'x y'}\n", "podLabels[a] value"},
+		"both lists":                  {"notRuntime:\n  images: [hetida/designer-runtime]\n", "both runtime.images and notRuntime.images"},
+		"matches nothing":             {"runtime: {images: [], env: []}\npodLabels: {}\n", "no pod would ever match"},
+		"declared CPU not a quantity": {"pools: {runtime: {nodeCPU: eight}}\n", `pools[runtime].nodeCPU "eight" is not a quantity`},
+		"declared CPU zero":           {"pools: {runtime: {nodeCPU: '0'}}\n", `pools[runtime].nodeCPU "0" must be between 1m and 1M`},
+		"declared CPU huge":           {"pools: {runtime: {nodeCPU: 1e9}}\n", "must be between 1m"},
+		"bad pool name":               {"pools: {'a b': {nodeCPU: '8'}}\n", `pools key "a b"`},
+		"unknown pool field":          {"pools: {runtime: {cpu: '8'}}\n", "unknown field"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -77,6 +82,24 @@ func TestParseConfigErrors(t *testing.T) {
 				t.Fatalf("err = %v, want one containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestDeclaredPools(t *testing.T) {
+	t.Parallel()
+	c, err := ParseConfig([]byte("pools:\n  runtime: {nodeCPU: \"7910m\"}\n  big: {nodeCPU: \"64\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.DeclaredCPU(); !reflect.DeepEqual(got, map[string]int64{"runtime": 7910, "big": 64000}) {
+		t.Errorf("DeclaredCPU = %v", got)
+	}
+	shipped, err := LoadConfig(filepath.Join("..", "manifests", "webhook", "webhook.yaml"))
+	if err != nil {
+		t.Fatalf("the shipped config does not parse: %v", err)
+	}
+	if len(shipped.DeclaredCPU()) != 0 {
+		t.Errorf("the shipped config declares pools: %v", shipped.Pools)
 	}
 }
 

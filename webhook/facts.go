@@ -2,12 +2,14 @@ package webhook
 
 import (
 	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hdscale/hdscale/internal/policy"
+	"github.com/hdscale/hdscale/internal/pool"
 )
 
 // Namespaces looks namespaces up in a cache (never the API server). Get
@@ -17,10 +19,10 @@ type Namespaces interface {
 	Get(name string) (*corev1.Namespace, error)
 }
 
-// PoolShapes returns what is known about a node pool's schedulable nodes: the
-// zero PoolShape for a pool without Ready, schedulable nodes.
-type PoolShapes interface {
-	PoolShape(pool string) policy.PoolShape
+// Pools returns the facts of a node pool (internal/pool): nil for a pool no
+// node is labelled for. The returned Pool must not be modified.
+type Pools interface {
+	Pool(name string) *pool.Pool
 }
 
 // StaticNamespaces is a fixed Namespaces: namespace name -> labels.
@@ -35,20 +37,40 @@ func (s StaticNamespaces) Get(name string) (*corev1.Namespace, error) {
 	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, nil
 }
 
-// StaticPools is a fixed PoolShapes: pool name -> shape.
-type StaticPools map[string]policy.PoolShape
+// StaticPools is a fixed Pools: pool name -> facts.
+type StaticPools map[string]*pool.Pool
 
-// PoolShape implements PoolShapes.
-func (s StaticPools) PoolShape(pool string) policy.PoolShape { return s[pool] }
+// Pool implements Pools.
+func (s StaticPools) Pool(name string) *pool.Pool { return s[name] }
 
-// describeShape is a short human description of a pool shape for messages.
-func describeShape(pool string, s policy.PoolShape) string {
-	if s.Nodes == 0 {
-		return fmt.Sprintf("pool %s has no Ready schedulable nodes", pool)
+// describePool is a short human description of a pool for messages.
+func describePool(name string, p *pool.Pool) string {
+	switch {
+	case p == nil:
+		return fmt.Sprintf("pool %s: no node is labelled %s=%s", name, policy.NodePoolKey, name)
+	case !p.HasRef:
+		return fmt.Sprintf("pool %s: none of its %d nodes is usable (%s)", name, p.Nodes, describeNodes(p.Unusable, 3))
 	}
-	if s.Uneven() {
-		return fmt.Sprintf("pool %s has %d nodes with %s to %s allocatable CPU", pool, s.Nodes,
-			policy.MilliString(s.MinCPUMilli), policy.MilliString(s.MaxCPUMilli))
+	s := fmt.Sprintf("pool %s: %d nodes of %s", name, p.Members, p.Ref)
+	if len(p.Outliers) > 0 {
+		s += fmt.Sprintf("; %d of other shapes get no replicas", len(p.Outliers))
 	}
-	return fmt.Sprintf("pool %s has %d nodes with %s allocatable CPU", pool, s.Nodes, policy.MilliString(s.MinCPUMilli))
+	return s
+}
+
+// describeNodes lists up to limit nodes as "name (why)" or "name (shape)".
+func describeNodes(nodes []pool.Node, limit int) string {
+	parts := make([]string, 0, min(len(nodes), limit)+1)
+	for i, n := range nodes {
+		if i == limit {
+			parts = append(parts, fmt.Sprintf("%d more", len(nodes)-limit))
+			break
+		}
+		what := n.Unusable
+		if what == "" {
+			what = n.Shape.String()
+		}
+		parts = append(parts, n.Name+" "+what)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -275,24 +275,12 @@ func workersRule(pod *corev1.Pod, i int, name string, workers int, prev previous
 	return r
 }
 
-// nodeCores is what Python's os.cpu_count() sees on a pool node: whole cores
-// (allocatable CPU rounded up, as capacity is whole cores).
-func nodeCores(s policy.Sizing) int64 {
-	return max((s.NodeCPUMilli+policy.CoreMilli-1)/policy.CoreMilli, 1)
-}
-
-// consistentWorkersPerCore is the WORKERS_PER_CORE for which the deprecated
-// gunicorn formula (WORKERS_PER_CORE × cpu_count()) gives the policy's workers.
-func consistentWorkersPerCore(s policy.Sizing) float64 {
-	return float64(s.Workers) / float64(nodeCores(s))
-}
-
 // workersPerCoreRule: WORKERS_PER_CORE may stay unset or be consistent with
 // the policy; an inconsistent (or valueFrom) value is a conflict, and
 // resolving it (enforce) removes the variable, since WEB_CONCURRENCY decides.
 func workersPerCoreRule(pod *corev1.Pod, i int, s policy.Sizing) fieldRule {
 	c := &pod.Spec.Containers[i]
-	wpc := consistentWorkersPerCore(s)
+	wpc := s.ConsistentWorkersPerCore()
 	want := strconv.FormatFloat(wpc, 'g', 4, 64)
 	r := fieldRule{field: containerField(c, "env["+EnvWorkersPerCore+"]"), want: unsetText + " or " + want, changeTo: unsetText}
 	r.apply = func(p *corev1.Pod) { unsetEnv(p, i, EnvWorkersPerCore) }
@@ -305,7 +293,7 @@ func workersPerCoreRule(pod *corev1.Pod, i int, s policy.Sizing) fieldRule {
 	default:
 		have := c.Env[j].Value
 		v, err := strconv.ParseFloat(strings.TrimSpace(have), 64)
-		if err == nil && math.Abs(v*float64(nodeCores(s))-float64(s.Workers)) < 0.01 {
+		if err == nil && math.Abs(v*float64(s.NodeCores())-float64(s.Workers)) < 0.01 {
 			r.status = fieldOK
 			return r
 		}
@@ -320,6 +308,9 @@ func buildRules(pod *corev1.Pod, runtime []int, ns policy.Namespace, s policy.Si
 	rules = append(rules, tolerationRule(pod, ns.Pool), nodeSelectorRule(pod, ns.Pool, prev))
 	if scheduler != "" {
 		rules = append(rules, schedulerRule(pod, scheduler, prev))
+	}
+	if !s.Sized() {
+		return rules // placement only: CPU and workers are left as the pod has them
 	}
 	for _, i := range runtime {
 		rules = append(rules,

@@ -56,7 +56,7 @@ func FuzzMutate(f *testing.F) {
 	for i, l := range fuzzNamespaces {
 		for _, m := range []**Mutator{&mutators[i], &wholes[i]} {
 			*m = testMutator(l)
-			(*m).Pools = StaticPools{policy.DefaultPool: testPool, "mixed": {Nodes: 2, MinCPUMilli: 2000, MaxCPUMilli: 8000, ReservedCPUMilli: 100}}
+			(*m).Pools = StaticPools{policy.DefaultPool: testPool, "mixed": mixedPool, "cordoned": cordonedPool}
 		}
 		wholes[i].wholePods = true
 		handlers[i], _ = testHandler(f, PathMutate, mutators[i].Admit)

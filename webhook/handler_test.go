@@ -304,7 +304,7 @@ func TestPanicsAreRecoveredAndCounted(t *testing.T) {
 	opts.Default()
 	m := testMutator(perNode)
 	m.Namespaces = panickingNamespaces{}
-	mux := NewMux(opts, m, &NamespaceValidator{}, met, logr.Discard())
+	mux := NewMux(opts, m, nil, &NamespaceValidator{}, met, logr.Discard())
 	body := reviewBody(t, podRequest(readCase(t, "compose-runtime")))
 	for range 2 {
 		rec := post(mux, body, "application/json")
@@ -327,7 +327,7 @@ func TestMuxRoutes(t *testing.T) {
 	met, _ := NewMetrics(nil)
 	opts := Options{}
 	opts.Default()
-	mux := NewMux(opts, testMutator(perNode), &NamespaceValidator{}, met, logr.Discard())
+	mux := NewMux(opts, testMutator(perNode), nil, &NamespaceValidator{}, met, logr.Discard())
 	nsReq := &admissionv1.AdmissionRequest{UID: "u", Kind: namespaceGVK, Operation: admissionv1.Create, Name: "hetida",
 		Object: runtime.RawExtension{Raw: []byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"hetida","labels":{"hdscale.io/pattern":"per-pod"}}}`)}}
 	req := httptest.NewRequest(http.MethodPost, PathValidateNamespace, bytes.NewReader(reviewBody(t, nsReq)))

@@ -15,6 +15,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -22,13 +23,70 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/hdscale/hdscale/internal/policy"
+	"github.com/hdscale/hdscale/internal/pool"
 )
 
 // testNamespace is where every test pod lives.
 const testNamespace = "hetida"
 
 // testPool: three 4-CPU nodes, DaemonSets reserving 250m on each.
-var testPool = policy.PoolShape{Nodes: 3, MinCPUMilli: 4000, MaxCPUMilli: 4000, ReservedCPUMilli: 250}
+var testPool = pool.Uniform(policy.DefaultPool, 3, pool.Shape{CPUMilli: 4000, MemBytes: 16 << 30}, 250)
+
+// mixedPool: three 8-CPU and two 4-CPU usable nodes, one cordoned node,
+// DaemonSets reserving 100m: the reference shape is 8 CPU.
+var mixedPool = func() *pool.Pool {
+	node := func(name string, cpu int64, unusable string) pool.Node {
+		return pool.Node{Name: name, Pool: "mixed", Shape: pool.Shape{CPUMilli: cpu, MemBytes: 32 << 30}, Unusable: unusable}
+	}
+	p := pool.Summarize([]pool.Node{node("m8-a", 8000, ""), node("m8-b", 8000, ""), node("m8-c", 8000, ""),
+		node("m4-a", 4000, ""), node("m4-b", 4000, ""), node("m8-d", 8000, pool.UnusableCordoned)}, pool.DefaultShapeTolerance)["mixed"]
+	p.ReservedCPUMilli = 100
+	return p
+}()
+
+// cordonedPool: two labelled nodes, both cordoned.
+var cordonedPool = pool.Summarize([]pool.Node{
+	{Name: "c-a", Pool: "cordoned", Shape: pool.Shape{CPUMilli: 4000}, Unusable: pool.UnusableCordoned},
+	{Name: "c-b", Pool: "cordoned", Shape: pool.Shape{CPUMilli: 4000}, Unusable: pool.UnusableCordoned},
+}, pool.DefaultShapeTolerance)["cordoned"]
+
+type nodeOpt func(*corev1.Node)
+
+func cordoned(n *corev1.Node) { n.Spec.Unschedulable = true }
+func notReady(n *corev1.Node) { n.Status.Conditions[0].Status = corev1.ConditionFalse }
+
+// poolNode is a Ready node of pool (labelled and tainted) with cpu allocatable.
+func poolNode(name, pool, cpu string, opts ...nodeOpt) *corev1.Node {
+	n := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name}},
+		Status: corev1.NodeStatus{
+			Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)},
+			Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
+		},
+	}
+	if pool != "" {
+		n.Labels[policy.NodePoolKey] = pool
+		n.Spec.Taints = []corev1.Taint{poolTaint(pool)}
+	}
+	for _, o := range opts {
+		o(n)
+	}
+	return n
+}
+
+func daemonSet(name, cpu string, mutate func(*corev1.PodSpec)) *appsv1.DaemonSet {
+	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kube-system"}}
+	ds.Spec.Template.Spec.Containers = []corev1.Container{{Name: "c", Image: "x",
+		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}}}
+	if mutate != nil {
+		mutate(&ds.Spec.Template.Spec)
+	}
+	return ds
+}
+
+func tolerateAll(s *corev1.PodSpec) {
+	s.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+}
 
 // readCase reads testdata/cases/<name>.yaml and returns the pod to admit as
 // raw JSON: a Pod as written, or the pod a Deployment's ReplicaSet creates.
@@ -204,3 +262,9 @@ func jsonEqual(tb testing.TB, a, b []byte) bool {
 	tb.Helper()
 	return jsonpatch.Equal(a, b)
 }
+
+func withLabel(k, v string) nodeOpt {
+	return func(n *corev1.Node) { n.Labels[k] = v }
+}
+
+func resourceQuantity(s string) *resource.Quantity { q := resource.MustParse(s); return &q }

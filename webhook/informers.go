@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/hdscale/hdscale/internal/policy"
+	"github.com/hdscale/hdscale/internal/pool"
 )
 
 // Informers keeps the webhook's facts in client-go informer caches:
@@ -30,16 +32,17 @@ import (
 // Pool shapes are recomputed after node and DaemonSet events by one goroutine
 // and swapped in atomically, so a request only reads a map.
 type Informers struct {
-	log     logr.Logger
-	metrics *Metrics
-	factory informers.SharedInformerFactory
+	tolerance float64
+	log       logr.Logger
+	metrics   *Metrics
+	factory   informers.SharedInformerFactory
 
 	nsInformer, nodeInformer, dsInformer cache.SharedIndexInformer
 	namespaces                           corelisters.NamespaceLister
 	nodes                                corelisters.NodeLister
 	daemonSets                           appslisters.DaemonSetLister
 
-	pools   atomic.Pointer[map[string]policy.PoolShape]
+	pools   atomic.Pointer[map[string]*pool.Pool]
 	dirty   chan struct{}
 	first   chan struct{} // closed after the first snapshot once the caches synced
 	ready   atomic.Bool
@@ -47,8 +50,9 @@ type Informers struct {
 }
 
 // NewInformers prepares the informers (nothing talks to the API server before
-// Start). resync 0 disables periodic resyncs, which the webhook does not need.
-func NewInformers(client kubernetes.Interface, resync time.Duration, met *Metrics, log logr.Logger) (*Informers, error) {
+// Start). resync 0 disables periodic resyncs, which the webhook does not need;
+// tolerance is the pool shape tolerance (pool.Summarize).
+func NewInformers(client kubernetes.Interface, resync time.Duration, tolerance float64, met *Metrics, log logr.Logger) (*Informers, error) {
 	if client == nil {
 		return nil, errors.New("webhook: NewInformers: nil client")
 	}
@@ -59,11 +63,12 @@ func NewInformers(client kubernetes.Interface, resync time.Duration, met *Metric
 		}
 	}
 	i := &Informers{
-		log:     log.WithName("informers"),
-		metrics: met,
-		factory: informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(slim)),
-		dirty:   make(chan struct{}, 1),
-		first:   make(chan struct{}),
+		tolerance: tolerance,
+		log:       log.WithName("informers"),
+		metrics:   met,
+		factory:   informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(slim)),
+		dirty:     make(chan struct{}, 1),
+		first:     make(chan struct{}),
 	}
 	i.nsInformer = i.factory.Core().V1().Namespaces().Informer()
 	i.namespaces = i.factory.Core().V1().Namespaces().Lister()
@@ -100,7 +105,7 @@ func NewInformers(client kubernetes.Interface, resync time.Duration, met *Metric
 	if _, err := i.dsInformer.AddEventHandler(onDaemonSet); err != nil {
 		return nil, fmt.Errorf("watching daemonsets: %w", err)
 	}
-	empty := map[string]policy.PoolShape{}
+	empty := map[string]*pool.Pool{}
 	i.pools.Store(&empty)
 	return i, nil
 }
@@ -125,7 +130,7 @@ func nodeShapeChanged(o, n *corev1.Node) bool {
 		return false // never was and is not a pool node
 	}
 	oq, nq := o.Status.Allocatable[corev1.ResourceCPU], n.Status.Allocatable[corev1.ResourceCPU]
-	return nodeUsable(o) != nodeUsable(n) || oq.Cmp(nq) != 0 ||
+	return pool.NodeFrom(o) != pool.NodeFrom(n) || oq.Cmp(nq) != 0 ||
 		!maps.Equal(o.Labels, n.Labels) || !equality.Semantic.DeepEqual(o.Spec.Taints, n.Spec.Taints)
 }
 
@@ -193,26 +198,23 @@ func (i *Informers) recompute() error {
 	if err != nil {
 		return fmt.Errorf("listing daemonsets: %w", err)
 	}
-	next := ComputePoolShapes(nodes, dss)
+	next := pool.Facts(nodes, dss, i.tolerance)
 	prev := *i.pools.Load()
 	i.pools.Store(&next)
-	for pool, s := range next {
-		uneven := 0.0
-		if s.Uneven() {
-			uneven = 1
-		}
-		i.metrics.poolUneven.WithLabelValues(pool).Set(uneven)
-		i.metrics.poolNodes.WithLabelValues(pool).Set(float64(s.Nodes))
-		if old, ok := prev[pool]; !ok || old != s {
-			i.log.Info("pool shape", "pool", pool, "nodes", s.Nodes, "minCPU", policy.MilliString(s.MinCPUMilli),
-				"maxCPU", policy.MilliString(s.MaxCPUMilli), "reservedCPU", policy.MilliString(s.ReservedCPUMilli), "uneven", s.Uneven())
+	for name, p := range next {
+		i.metrics.poolOutliers.WithLabelValues(name).Set(float64(len(p.Outliers)))
+		i.metrics.poolNodes.WithLabelValues(name).Set(float64(p.Members))
+		if old, ok := prev[name]; !ok || !reflect.DeepEqual(old, p) {
+			i.log.Info("pool facts", "pool", name, "nodes", p.Nodes, "usable", p.Usable, "members", p.Members,
+				"reference", p.Ref.String(), "reservedCPU", policy.MilliString(p.ReservedCPUMilli),
+				"outliers", describeNodes(p.Outliers, 10), "unusable", describeNodes(p.Unusable, 10))
 		}
 	}
-	for pool := range prev {
-		if _, ok := next[pool]; !ok {
-			i.metrics.poolUneven.DeleteLabelValues(pool)
-			i.metrics.poolNodes.DeleteLabelValues(pool)
-			i.log.Info("pool has no usable nodes any more", "pool", pool)
+	for name := range prev {
+		if _, ok := next[name]; !ok {
+			i.metrics.poolOutliers.DeleteLabelValues(name)
+			i.metrics.poolNodes.DeleteLabelValues(name)
+			i.log.Info("no node is labelled for the pool any more", "pool", name)
 		}
 	}
 	return nil
@@ -243,8 +245,8 @@ func (i *Informers) Ready() error {
 // Namespaces returns the cached namespaces.
 func (i *Informers) Namespaces() Namespaces { return i.namespaces }
 
-// PoolShape implements PoolShapes from the latest snapshot.
-func (i *Informers) PoolShape(pool string) policy.PoolShape { return (*i.pools.Load())[pool] }
+// Pool implements Pools from the latest facts.
+func (i *Informers) Pool(name string) *pool.Pool { return (*i.pools.Load())[name] }
 
-// Pools returns a copy of the latest pool shapes.
-func (i *Informers) Pools() map[string]policy.PoolShape { return maps.Clone(*i.pools.Load()) }
+// Pools returns a copy of the latest pool facts.
+func (i *Informers) Pools() map[string]*pool.Pool { return maps.Clone(*i.pools.Load()) }

@@ -17,6 +17,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/hdscale/hdscale/internal/policy"
+	"github.com/hdscale/hdscale/internal/pool"
 )
 
 func namespaceObj(name string, labels map[string]string) *corev1.Namespace {
@@ -46,7 +47,7 @@ func TestInformersNotReadyUntilSynced(t *testing.T) {
 		return false, nil, nil // fall through to the tracker
 	})
 	met, _ := NewMetrics(nil)
-	inf, err := NewInformers(client, 0, met, logr.Discard())
+	inf, err := NewInformers(client, 0, pool.DefaultShapeTolerance, met, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestInformersStopBeforeSync(t *testing.T) {
 		<-block
 		return false, nil, nil
 	})
-	inf, err := NewInformers(client, 0, nil, logr.Discard())
+	inf, err := NewInformers(client, 0, pool.DefaultShapeTolerance, nil, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,24 +116,26 @@ func TestInformersPoolShapes(t *testing.T) {
 		daemonSet("fluent-bit", "150m", tolerateAll),
 	)
 	met, _ := NewMetrics(nil)
-	inf, err := NewInformers(client, 0, met, logr.Discard())
+	inf, err := NewInformers(client, 0, pool.DefaultShapeTolerance, met, logr.Discard())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := inf.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := inf.PoolShape("runtime"), (policy.PoolShape{Nodes: 2, MinCPUMilli: 4000, MaxCPUMilli: 8000, ReservedCPUMilli: 250}); got != want {
-		t.Errorf("runtime = %+v, want %+v", got, want)
+	// r1 (4 CPU) and r2 (8 CPU) tie: the reference is the smaller, r2 is an outlier.
+	if got := inf.Pool("runtime"); got == nil || got.Ref.CPUMilli != 4000 || got.Members != 1 || len(got.Outliers) != 1 ||
+		got.Outliers[0].Name != "r2" || got.ReservedCPUMilli != 250 {
+		t.Errorf("runtime = %+v", got)
 	}
-	if got := inf.PoolShape("absent"); got != (policy.PoolShape{}) {
+	if got := inf.Pool("absent"); got != nil {
 		t.Errorf("absent pool = %+v", got)
 	}
-	if got := testutil.ToFloat64(met.poolUneven.WithLabelValues("runtime")); got != 1 {
-		t.Errorf("pool_uneven{runtime} = %v, want 1", got)
+	if got := testutil.ToFloat64(met.poolOutliers.WithLabelValues("runtime")); got != 1 {
+		t.Errorf("pool_outlier_nodes{runtime} = %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(met.poolUneven.WithLabelValues("gpu")); got != 0 {
-		t.Errorf("pool_uneven{gpu} = %v, want 0", got)
+	if got := testutil.ToFloat64(met.poolOutliers.WithLabelValues("gpu")); got != 0 {
+		t.Errorf("pool_outlier_nodes{gpu} = %v, want 0", got)
 	}
 	ns, err := inf.Namespaces().Get(testNamespace)
 	if err != nil || ns.Labels[policy.LabelPattern] != "per-node" {
@@ -145,15 +148,15 @@ func TestInformersPoolShapes(t *testing.T) {
 	if _, err := client.CoreV1().Nodes().Update(ctx, r2, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the cordon", func() bool { return inf.PoolShape("runtime").Nodes == 1 })
-	if got := inf.PoolShape("runtime"); got.Uneven() || got.MaxCPUMilli != 4000 {
+	waitFor(t, "the cordon", func() bool { return inf.Pool("runtime").Usable == 1 })
+	if got := inf.Pool("runtime"); len(got.Outliers) != 0 || got.Ref.CPUMilli != 4000 || len(got.Unusable) != 1 {
 		t.Errorf("after cordon: %+v", got)
 	}
-	waitFor(t, "pool_uneven to drop", func() bool { return testutil.ToFloat64(met.poolUneven.WithLabelValues("runtime")) == 0 })
+	waitFor(t, "pool_outlier_nodes to drop", func() bool { return testutil.ToFloat64(met.poolOutliers.WithLabelValues("runtime")) == 0 })
 	if _, err := client.AppsV1().DaemonSets("kube-system").Create(ctx, daemonSet("csi", "300m", tolerateAll), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the DaemonSet", func() bool { return inf.PoolShape("runtime").ReservedCPUMilli == 550 })
+	waitFor(t, "the DaemonSet", func() bool { return inf.Pool("runtime").ReservedCPUMilli == 550 })
 	if err := client.CoreV1().Nodes().Delete(ctx, "g1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,12 @@
 package webhook
 
 import (
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/hdscale/hdscale/internal/policy"
 )
 
 // MatchedBy says why a pod is a runtime pod.
@@ -24,6 +27,9 @@ type Match struct {
 	// Containers are the indexes in spec.containers of the runtime
 	// containers, the only ones sized. Init containers are never included.
 	Containers []int
+	// Previous is true when Containers are the ones an earlier hdscale
+	// decision on the pod named (its hdscale.io/policy annotation).
+	Previous bool
 }
 
 // Matcher applies a Config to pods. Create it with NewMatcher.
@@ -38,7 +44,45 @@ func NewMatcher(cfg Config) *Matcher { return &Matcher{cfg: cfg} }
 // the containers that Runtime matches and NotRuntime does not; when there are
 // none but the pod carries every PodLabels label, the first container that
 // NotRuntime does not exclude (a labels-only match).
+//
+// When a runtime pod carries an earlier hdscale decision (reinvocation after
+// other webhooks changed the pod, or a pod made from a template copied from a
+// decided pod), the containers that decision names and that still exist and
+// are not excluded are the runtime containers instead: whatever containers
+// other webhooks added or reordered, only those are touched.
 func (m *Matcher) Match(pod *corev1.Pod) Match {
+	mt := m.match(pod)
+	if !mt.Runtime {
+		return mt
+	}
+	if idx := m.previousContainers(pod); len(idx) > 0 {
+		mt.Containers, mt.Previous = idx, true
+	}
+	return mt
+}
+
+// previousContainers are the indexes of the containers named by the pod's
+// hdscale.io/policy annotation that exist and NotRuntime does not exclude.
+func (m *Matcher) previousContainers(pod *corev1.Pod) []int {
+	v, ok := pod.Annotations[policy.AnnotationPolicy]
+	if !ok {
+		return nil
+	}
+	a, _, err := policy.ParseAnnotation(v)
+	if err != nil || len(a.Containers) == 0 {
+		return nil
+	}
+	var idx []int
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		if slices.Contains(a.Containers, c.Name) && !m.matches(c, m.cfg.NotRuntime) {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+func (m *Matcher) match(pod *corev1.Pod) Match {
 	var idx []int
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]

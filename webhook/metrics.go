@@ -12,10 +12,11 @@ type Metrics struct {
 	admissions    *prometheus.CounterVec
 	nsValidations *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
+	deployments   *prometheus.CounterVec
 	errors        *prometheus.CounterVec
 	panics        prometheus.Counter
 	warnings      prometheus.Counter
-	poolUneven    *prometheus.GaugeVec
+	poolOutliers  *prometheus.GaugeVec
 	poolNodes     *prometheus.GaugeVec
 }
 
@@ -30,6 +31,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "hdscale_webhook_namespace_validations_total",
 			Help: "Namespace validations by result (allowed, denied, skipped, errored).",
 		}, []string{"result"}),
+		deployments: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hdscale_webhook_deployment_admissions_total",
+			Help: "Deployment admissions (rollout strategy of runtime Deployments) by result, pattern and mode.",
+		}, []string{"result", "pattern", "mode"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hdscale_webhook_admission_duration_seconds",
 			Help:    "Time to answer one AdmissionReview, from reading the body to writing the response, by webhook path.",
@@ -47,13 +52,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "hdscale_webhook_warnings_total",
 			Help: "Admission warnings sent to clients.",
 		}),
-		poolUneven: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "hdscale_webhook_pool_uneven",
-			Help: "1 when a pool's Ready schedulable nodes differ in allocatable CPU (pods are sized for the smallest), else 0.",
+		poolOutliers: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hdscale_webhook_pool_outlier_nodes",
+			Help: "Usable pool nodes whose shape differs from the pool's reference shape: they get no runtime replicas (split them into a pool of their own).",
 		}, []string{"pool"}),
 		poolNodes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "hdscale_webhook_pool_nodes",
-			Help: "Ready schedulable nodes per pool, as the webhook sizes for them.",
+			Help: "Pool members (usable nodes of the reference shape) that runtime pods are sized for and placed on.",
 		}, []string{"pool"}),
 	}
 	for _, r := range errorReasons {
@@ -63,7 +68,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.admissions, m.nsValidations, m.latency, m.errors, m.panics, m.warnings, m.poolUneven, m.poolNodes} {
+	for _, c := range []prometheus.Collector{m.admissions, m.nsValidations, m.deployments, m.latency, m.errors, m.panics, m.warnings, m.poolOutliers, m.poolNodes} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}
@@ -79,9 +84,12 @@ func (m *Metrics) Panics() prometheus.Counter { return m.panics }
 
 // observe records one answered review of the webhook at path.
 func (m *Metrics) observe(path string, o Outcome, seconds float64, warnings int) {
-	if path == PathValidateNamespace {
+	switch path {
+	case PathValidateNamespace:
 		m.nsValidations.WithLabelValues(o.Result).Inc()
-	} else {
+	case PathMutateDeployment:
+		m.deployments.WithLabelValues(o.Result, o.Pattern, o.Mode).Inc()
+	default:
 		m.admissions.WithLabelValues(o.Result, o.Pattern, o.Mode).Inc()
 	}
 	m.latency.WithLabelValues(path).Observe(seconds)

@@ -66,7 +66,10 @@ var podGVK = corev1.SchemeGroupVersion.WithKind("Pod")
 type Mutator struct {
 	Matcher    *Matcher
 	Namespaces Namespaces
-	Pools      PoolShapes
+	Pools      Pools
+	// DeclaredCPU is the node CPU (millicores) the admin declared per pool
+	// (Config.Pools), used while a pool has no usable node.
+	DeclaredCPU map[string]int64
 	// SchedulerName is the scheduler runtime pods get (unless their namespace
 	// says hdscale.io/scheduler=default).
 	SchedulerName string
@@ -156,7 +159,8 @@ func (m *Mutator) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.Admissi
 		return Allowed(""), out
 	}
 
-	in := PlanInput{Pod: pod, Runtime: match.Containers, Policy: pol, Pool: m.Pools.PoolShape(pol.Pool), SchedulerName: m.SchedulerName}
+	in := PlanInput{Pod: pod, Runtime: match.Containers, Policy: pol, Pool: m.Pools.Pool(pol.Pool),
+		DeclaredCPUMilli: m.DeclaredCPU[pol.Pool], SchedulerName: m.SchedulerName}
 	d := Plan(in)
 	var resp *admissionv1.AdmissionResponse
 	switch {

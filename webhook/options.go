@@ -39,6 +39,11 @@ type Options struct {
 	MaxRequestBytes int64
 	// ResyncPeriod of the informers (0: none; events suffice).
 	ResyncPeriod time.Duration
+	// ShapeTolerance is the relative difference in allocatable CPU and
+	// memory within which pool nodes count as equal; it must equal the
+	// extender's --shape-tolerance (both flags default to
+	// pool.DefaultShapeTolerance; 0 means equal to the millicore and byte).
+	ShapeTolerance float64
 	// TLSConfig, when set, is the base TLS configuration of the webhook
 	// server (e.g. certs.ServerTLSConfig); Run's getCertificate is set on a
 	// clone unless it provides certificates itself. Default: TLS 1.2 minimum.
@@ -93,6 +98,9 @@ func (o Options) Validate() error {
 	}
 	if o.MaxRequestBytes < 64<<10 || o.MaxRequestBytes > 64<<20 {
 		bad("MaxRequestBytes %d must be between 64KiB and 64MiB", o.MaxRequestBytes)
+	}
+	if !(o.ShapeTolerance >= 0 && o.ShapeTolerance < 1) { // also rejects NaN
+		bad("ShapeTolerance %v must be in [0, 1)", o.ShapeTolerance)
 	}
 	if o.ResyncPeriod < 0 {
 		bad("ResyncPeriod must not be negative, got %v", o.ResyncPeriod)

@@ -6,6 +6,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/hdscale/hdscale/internal/policy"
+	"github.com/hdscale/hdscale/internal/pool"
 )
 
 // PlanInput is everything a decision about one runtime pod depends on.
@@ -16,8 +17,11 @@ type PlanInput struct {
 	Runtime []int
 	// Policy is the namespace's parsed hdscale labels (policy.Parse).
 	Policy policy.Namespace
-	// Pool is the shape of the policy's pool.
-	Pool policy.PoolShape
+	// Pool is the facts of the policy's pool (nil: no node is labelled for it).
+	Pool *pool.Pool
+	// DeclaredCPUMilli is the node CPU the admin declared for the pool in
+	// the webhook config (0: none); used only while the pool has no usable node.
+	DeclaredCPUMilli int64
 	// SchedulerName is the scheduler runtime pods get (--scheduler-name),
 	// unless the namespace keeps the default scheduler.
 	SchedulerName string
@@ -62,14 +66,18 @@ type Decision struct {
 // the hdscale.io/would-change annotation.
 func Plan(in PlanInput) Decision {
 	ns := in.Policy
-	s := policy.Size(ns, in.Pool)
+	s := policy.Size(ns, pool.BudgetFor(in.Pool, in.DeclaredCPUMilli, in.Pod, in.Runtime))
 	scheduler := ""
 	if ns.Scheduler == policy.SchedulerHdscale {
 		scheduler = in.SchedulerName
 	}
+	names := make([]string, len(in.Runtime))
+	for j, i := range in.Runtime {
+		names[j] = in.Pod.Spec.Containers[i].Name
+	}
 	d := Decision{
 		Sizing:           s,
-		Annotation:       policy.NewAnnotation(ns, s, scheduler),
+		Annotation:       policy.NewAnnotation(ns, s, names, scheduler),
 		AuditAnnotations: map[string]string{},
 	}
 	audit := ns.Mode == policy.ModeAudit
@@ -101,6 +109,9 @@ func Plan(in PlanInput) Decision {
 	}
 
 	d.Warnings = append(d.Warnings, poolWarnings(ns, in.Pool, s)...)
+	if in.Pool == nil || !in.Pool.HasRef || len(in.Pool.Outliers) > 0 {
+		d.AuditAnnotations["pool"] = describePool(ns.Pool, in.Pool) + poolDetail(in.Pool)
+	}
 	if prev.ok && prev.ann.LabelsHash != ns.LabelsHash {
 		d.Warnings = append(d.Warnings, fmt.Sprintf("hdscale: the pod's %s came from other namespace labels (labelsHash %s, now %s); re-applied",
 			policy.AnnotationPolicy, prev.ann.LabelsHash, ns.LabelsHash))
@@ -168,22 +179,52 @@ func setAnnotation(p *corev1.Pod, key, value string) bool {
 	return true
 }
 
-// poolWarnings explain sizings that may surprise: no nodes yet, nodes of
-// different sizes, or an hdscale.io/cpu override no pool node can hold.
-func poolWarnings(ns policy.Namespace, pool policy.PoolShape, s policy.Sizing) []string {
+// poolWarnings explain sizings that may surprise: no usable node, nodes of
+// another shape than the pool's reference (they get no replicas), or a pod
+// that cannot fit on a pool node.
+func poolWarnings(ns policy.Namespace, p *pool.Pool, s policy.Sizing) []string {
 	var w []string
-	if pool.Nodes == 0 {
-		w = append(w, fmt.Sprintf("hdscale: pool %s has no Ready schedulable nodes; assumed %s CPU nodes, pods stay Pending until nodes join",
-			ns.Pool, policy.MilliString(policy.DefaultNodeCPUMilli)))
-		return w
+	if p == nil || !p.HasRef {
+		switch s.Source {
+		case policy.SizedFromDeclared:
+			w = append(w, fmt.Sprintf("hdscale: pool %s has no usable node; sized for its declared node CPU %s (webhook config)",
+				ns.Pool, policy.MilliString(s.NodeCPUMilli)))
+		case policy.Unsized:
+			w = append(w, fmt.Sprintf("hdscale: pool %s has no usable node and no declared shape: admitted unsized, recreate it when a node is usable", ns.Pool))
+		default:
+			w = append(w, fmt.Sprintf("hdscale: pool %s has no usable node; the pod stays Pending until one is", ns.Pool))
+		}
+		return append(w, "hdscale: "+describePool(ns.Pool, p))
 	}
-	if pool.Uneven() && s.Source == policy.SizedFromPool && ns.Pattern.WholeNode() {
-		w = append(w, fmt.Sprintf("hdscale: pool %s nodes differ (%s to %s CPU allocatable); sized for the smallest",
-			ns.Pool, policy.MilliString(pool.MinCPUMilli), policy.MilliString(pool.MaxCPUMilli)))
+	if len(p.Outliers) > 0 {
+		w = append(w, fmt.Sprintf("hdscale: pool %s: sized for its %d nodes of %s; %d node(s) of other shapes get no replicas",
+			ns.Pool, p.Members, p.Ref, len(p.Outliers)))
+		for i, n := range p.Outliers {
+			if i == 3 {
+				w = append(w, fmt.Sprintf("hdscale: pool %s: %d more nodes of other shapes; split them into a pool of their own", ns.Pool, len(p.Outliers)-3))
+				break
+			}
+			w = append(w, fmt.Sprintf("hdscale: node %s (%s) is not of pool %s's shape: no replicas; give it a pool of its own", n.Name, n.Shape, ns.Pool))
+		}
 	}
-	if ns.CPUMilli > 0 && s.CPURequestMilli > pool.MaxCPUMilli-pool.ReservedCPUMilli {
-		w = append(w, fmt.Sprintf("hdscale: %s=%s does not fit on any pool %s node (at most %s CPU free); pods stay Pending",
-			policy.LabelCPU, policy.MilliString(ns.CPUMilli), ns.Pool, policy.MilliString(max(pool.MaxCPUMilli-pool.ReservedCPUMilli, 0))))
+	if free := p.Ref.CPUMilli - p.ReservedCPUMilli; s.Sized() && s.PodCPUMilli > free {
+		w = append(w, fmt.Sprintf("hdscale: the pod requests %s CPU, a pool %s node has %s beside DaemonSets: it stays Pending",
+			policy.MilliString(s.PodCPUMilli), ns.Pool, policy.MilliString(max(free, 0))))
 	}
 	return w
+}
+
+// poolDetail lists a pool's outliers and unusable nodes for the audit log.
+func poolDetail(p *pool.Pool) string {
+	if p == nil {
+		return ""
+	}
+	var s string
+	if len(p.Outliers) > 0 {
+		s += "; outliers: " + describeNodes(p.Outliers, 20)
+	}
+	if len(p.Unusable) > 0 {
+		s += "; unusable: " + describeNodes(p.Unusable, 20)
+	}
+	return s
 }

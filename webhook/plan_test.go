@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/hdscale/hdscale/internal/policy"
+	"github.com/hdscale/hdscale/internal/pool"
 )
 
 // runtimePod is a bare runtime pod: one runtime container, one sidecar.
@@ -36,10 +37,15 @@ func mustParse(t *testing.T, labels map[string]string) policy.Namespace {
 	return ns
 }
 
-func plan(t *testing.T, pod *corev1.Pod, labels map[string]string, pool policy.PoolShape) Decision {
+func plan(t *testing.T, pod *corev1.Pod, labels map[string]string, p *pool.Pool) Decision {
+	t.Helper()
+	return planDeclared(t, pod, labels, p, 0)
+}
+
+func planDeclared(t *testing.T, pod *corev1.Pod, labels map[string]string, p *pool.Pool, declaredMilli int64) Decision {
 	t.Helper()
 	return Plan(PlanInput{Pod: pod, Runtime: NewMatcher(DefaultConfig()).Match(pod).Containers,
-		Policy: mustParse(t, labels), Pool: pool, SchedulerName: DefaultSchedulerName})
+		Policy: mustParse(t, labels), Pool: p, DeclaredCPUMilli: declaredMilli, SchedulerName: DefaultSchedulerName})
 }
 
 func nsLabels(kv ...string) map[string]string {
@@ -72,28 +78,31 @@ func TestPlanSizingPerPattern(t *testing.T) {
 	tests := []struct {
 		name                  string
 		labels                map[string]string
-		pool                  policy.PoolShape
+		pool                  *pool.Pool
+		declared              int64
 		req, lim, workers     string
 		wantSource            policy.SizingSource
 		wantWarningSubstrings []string
 	}{
-		{"per-node", nsLabels(policy.LabelPattern, "per-node"), testPool, "3750m", "4", "4", policy.SizedFromPool, nil},
-		{"per-node 2 workers per core", nsLabels(policy.LabelPattern, "per-node", policy.LabelWorkersPerCore, "2"), testPool, "3750m", "4", "8", policy.SizedFromPool, nil},
-		{"per-node-single", nsLabels(policy.LabelPattern, "per-node-single"), testPool, "3750m", "4", "1", policy.SizedFromPool, nil},
-		{"per-core", nsLabels(policy.LabelPattern, "per-core"), testPool, "1", "1", "1", policy.SizedFromPool, nil},
-		{"per-core cpu override", nsLabels(policy.LabelPattern, "per-core", policy.LabelCPU, "1500m"), testPool, "1500m", "1500m", "1", policy.SizedFromOverride, nil},
-		{"per-node cpu override", nsLabels(policy.LabelPattern, "per-node", policy.LabelCPU, "2"), testPool, "2", "2", "2", policy.SizedFromOverride, nil},
-		{"per-node uneven pool: smallest", nsLabels(policy.LabelPattern, "per-node"), policy.PoolShape{Nodes: 2, MinCPUMilli: 2000, MaxCPUMilli: 8000},
-			"2", "2", "2", policy.SizedFromPool, []string{"nodes differ (2 to 8 CPU allocatable); sized for the smallest"}},
-		{"per-node no nodes: default", nsLabels(policy.LabelPattern, "per-node"), policy.PoolShape{}, "2", "2", "2", policy.SizedFromDefault,
-			[]string{"pool runtime has no Ready schedulable nodes; assumed 2 CPU nodes"}},
-		{"per-core override larger than nodes", nsLabels(policy.LabelPattern, "per-core", policy.LabelCPU, "8"), testPool, "8", "8", "1", policy.SizedFromOverride,
-			[]string{"hdscale.io/cpu=8 does not fit on any pool runtime node (at most 3750m CPU free)"}},
+		{"per-node", nsLabels(policy.LabelPattern, "per-node"), testPool, 0, "3750m", "4", "4", policy.SizedFromPool, nil},
+		{"per-node 2 workers per core", nsLabels(policy.LabelPattern, "per-node", policy.LabelWorkersPerCore, "2"), testPool, 0, "3750m", "4", "8", policy.SizedFromPool, nil},
+		{"per-node-single", nsLabels(policy.LabelPattern, "per-node-single"), testPool, 0, "3750m", "4", "1", policy.SizedFromPool, nil},
+		{"per-core", nsLabels(policy.LabelPattern, "per-core"), testPool, 0, "1", "1", "1", policy.SizedFromPool, nil},
+		{"per-core cpu override", nsLabels(policy.LabelPattern, "per-core", policy.LabelCPU, "1500m"), testPool, 0, "1500m", "1500m", "1", policy.SizedFromOverride, nil},
+		{"per-node cpu override", nsLabels(policy.LabelPattern, "per-node", policy.LabelCPU, "2"), testPool, 0, "2", "2", "2", policy.SizedFromOverride, nil},
+		{"per-node 3x8+2x4 pool: the reference 8 CPU", nsLabels(policy.LabelPattern, "per-node", policy.LabelPool, "mixed"), mixedPool, 0,
+			"7900m", "8", "8", policy.SizedFromPool, []string{"pool mixed: sized for its 3 nodes of 8 CPU, 32Gi; 2 node(s) of other shapes get no replicas",
+				"hdscale: node m4-a (4 CPU, 32Gi) is not of pool mixed's shape: no replicas", "hdscale: node m4-b (4 CPU, 32Gi)"}},
+		{"per-node all cordoned, declared shape", nsLabels(policy.LabelPattern, "per-node", policy.LabelPool, "cordoned"), cordonedPool, 8000,
+			"8", "8", "8", policy.SizedFromDeclared, []string{"pool cordoned has no usable node; sized for its declared node CPU 8 (webhook config)",
+				"pool cordoned: none of its 2 nodes is usable (c-a cordoned, c-b cordoned)"}},
+		{"per-core override larger than nodes", nsLabels(policy.LabelPattern, "per-core", policy.LabelCPU, "8"), testPool, 0, "8", "8", "1", policy.SizedFromOverride,
+			[]string{"the pod requests 8 CPU, a pool runtime node has 3750m beside DaemonSets: it stays Pending"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			d := plan(t, runtimePod(), tt.labels, tt.pool)
+			d := planDeclared(t, runtimePod(), tt.labels, tt.pool, tt.declared)
 			if d.Deny != "" || !d.Modified {
 				t.Fatalf("deny=%q modified=%v", d.Deny, d.Modified)
 			}
@@ -118,10 +127,11 @@ func TestPlanSizingPerPattern(t *testing.T) {
 			if ic := d.Pod.Spec.InitContainers[0]; ic.Resources.Requests != nil || ic.Env != nil {
 				t.Errorf("init container changed: %+v", ic)
 			}
-			if d.Pod.Spec.SchedulerName != DefaultSchedulerName || d.Pod.Spec.NodeSelector[policy.NodePoolKey] != "runtime" {
+			poolName := mustParse(t, tt.labels).Pool
+			if d.Pod.Spec.SchedulerName != DefaultSchedulerName || d.Pod.Spec.NodeSelector[policy.NodePoolKey] != poolName {
 				t.Errorf("scheduler %q, nodeSelector %v", d.Pod.Spec.SchedulerName, d.Pod.Spec.NodeSelector)
 			}
-			if tols := d.Pod.Spec.Tolerations; len(tols) != 1 || tols[0] != (corev1.Toleration{Key: policy.NodePoolKey, Operator: corev1.TolerationOpEqual, Value: "runtime", Effect: corev1.TaintEffectNoSchedule}) {
+			if tols := d.Pod.Spec.Tolerations; len(tols) != 1 || tols[0] != (corev1.Toleration{Key: policy.NodePoolKey, Operator: corev1.TolerationOpEqual, Value: poolName, Effect: corev1.TaintEffectNoSchedule}) {
 				t.Errorf("tolerations = %+v", tols)
 			}
 			a, pl, err := policy.ParseAnnotation(d.Pod.Annotations[policy.AnnotationPolicy])

@@ -107,6 +107,10 @@ type wirePod struct {
 		SchedulerName string              `json:"schedulerName"`
 		Tolerations   []corev1.Toleration `json:"tolerations"`
 		Containers    []wireContainer     `json:"containers"`
+		// The fields a pod's CPU request depends on (pool.OtherCPURequestMilli).
+		InitContainers []wireInitContainer          `json:"initContainers"`
+		Overhead       corev1.ResourceList          `json:"overhead"`
+		Resources      *corev1.ResourceRequirements `json:"resources"`
 	} `json:"spec"`
 }
 
@@ -155,6 +159,13 @@ type wireContainer struct {
 	Resources corev1.ResourceRequirements `json:"resources"`
 }
 
+// wireInitContainer is the part of an init container the webhook reads.
+type wireInitContainer struct {
+	Name          string                         `json:"name"`
+	Resources     corev1.ResourceRequirements    `json:"resources"`
+	RestartPolicy *corev1.ContainerRestartPolicy `json:"restartPolicy"`
+}
+
 // pod returns the decoded fields as a corev1.Pod (everything else empty).
 func (w *wirePod) pod() *corev1.Pod {
 	p := &corev1.Pod{}
@@ -169,5 +180,13 @@ func (w *wirePod) pod() *corev1.Pod {
 			c.Name, c.Image, c.Env, c.Resources = wc.Name, wc.Image, wc.Env, wc.Resources
 		}
 	}
+	if s.InitContainers != nil {
+		p.Spec.InitContainers = make([]corev1.Container, len(s.InitContainers))
+		for i := range s.InitContainers {
+			c, wc := &p.Spec.InitContainers[i], &s.InitContainers[i]
+			c.Name, c.Resources, c.RestartPolicy = wc.Name, wc.Resources, wc.RestartPolicy
+		}
+	}
+	p.Spec.Overhead, p.Spec.Resources = s.Overhead, s.Resources
 	return p
 }

@@ -27,6 +27,13 @@ func projectPod(p *corev1.Pod) *corev1.Pod {
 			out.Spec.Containers[i] = corev1.Container{Name: c.Name, Image: c.Image, Env: c.Env, Resources: c.Resources}
 		}
 	}
+	if p.Spec.InitContainers != nil {
+		out.Spec.InitContainers = make([]corev1.Container, len(p.Spec.InitContainers))
+		for i, c := range p.Spec.InitContainers {
+			out.Spec.InitContainers[i] = corev1.Container{Name: c.Name, Resources: c.Resources, RestartPolicy: c.RestartPolicy}
+		}
+	}
+	out.Spec.Overhead, out.Spec.Resources = p.Spec.Overhead, p.Spec.Resources
 	return out
 }
 

@@ -19,17 +19,23 @@ import (
 // Paths of the webhook server.
 const (
 	PathMutate            = "/mutate"
+	PathMutateDeployment  = "/mutate-deployment"
 	PathValidateNamespace = "/validate-namespace"
 )
 
-// NewMux returns the webhook server's handler: POST PathMutate (mut) and
-// POST PathValidateNamespace (nsv), each recovering from panics (counted).
-func NewMux(opts Options, mut *Mutator, nsv *NamespaceValidator, met *Metrics, log logr.Logger) *http.ServeMux {
+// NewMux returns the webhook server's handler: POST PathMutate (mut), POST
+// PathMutateDeployment (dep, when set) and POST PathValidateNamespace (nsv),
+// each recovering from panics (counted).
+func NewMux(opts Options, mut *Mutator, dep *DeploymentMutator, nsv *NamespaceValidator, met *Metrics, log logr.Logger) *http.ServeMux {
 	mux := http.NewServeMux()
-	for _, h := range []*Handler{
+	handlers := []*Handler{
 		{Path: PathMutate, Admit: mut.Admit},
 		{Path: PathValidateNamespace, Admit: nsv.Admit},
-	} {
+	}
+	if dep != nil {
+		handlers = append(handlers, &Handler{Path: PathMutateDeployment, Admit: dep.Admit})
+	}
+	for _, h := range handlers {
 		h.Metrics, h.Log, h.MaxBytes, h.Clock = met, log, opts.MaxRequestBytes, opts.Clock
 		mux.Handle(h.Path, serving.Recover(log, met.Panics(), h))
 	}
@@ -74,7 +80,7 @@ func Run(ctx context.Context, opts Options, client kubernetes.Interface, log log
 	if err != nil {
 		return err
 	}
-	inf, err := NewInformers(client, opts.ResyncPeriod, met, log)
+	inf, err := NewInformers(client, opts.ResyncPeriod, opts.ShapeTolerance, met, log)
 	if err != nil {
 		return err
 	}
@@ -89,9 +95,10 @@ func Run(ctx context.Context, opts Options, client kubernetes.Interface, log log
 
 	mut := &Mutator{
 		Matcher: NewMatcher(*cfg), Namespaces: inf.Namespaces(), Pools: inf,
-		SchedulerName: opts.SchedulerName, SkipNamespace: opts.Namespace, Ready: inf.Ready,
+		DeclaredCPU: cfg.DeclaredCPU(), SchedulerName: opts.SchedulerName, SkipNamespace: opts.Namespace, Ready: inf.Ready,
 	}
 	nsv := &NamespaceValidator{Pools: inf, Ready: inf.Ready}
+	dep := &DeploymentMutator{Matcher: mut.Matcher, Namespaces: inf.Namespaces(), SkipNamespace: opts.Namespace, Ready: inf.Ready}
 
 	var lc net.ListenConfig
 	webhookLn, err := lc.Listen(ctx, "tcp", opts.ListenAddr)
@@ -132,7 +139,7 @@ func Run(ctx context.Context, opts Options, client kubernetes.Interface, log log
 			}
 			return err
 		}
-		return serving.Run(ctx, log.WithName("webhook"), newHTTPServer(NewMux(opts, mut, nsv, met, log.WithName("admission")), tlsCfg), webhookLn)
+		return serving.Run(ctx, log.WithName("webhook"), newHTTPServer(NewMux(opts, mut, dep, nsv, met, log.WithName("admission")), tlsCfg), webhookLn)
 	})
 
 	var first error

@@ -20,7 +20,7 @@ var namespaceGVK = metav1.GroupVersionKind{Group: "", Version: "v1", Kind: "Name
 type NamespaceValidator struct {
 	// Pools, when set, adds warnings about the namespace's pool (no nodes,
 	// uneven nodes) once Ready returns nil.
-	Pools PoolShapes
+	Pools Pools
 	Ready func() error
 }
 
@@ -58,9 +58,8 @@ func (v *NamespaceValidator) Admit(req *admissionv1.AdmissionRequest) (*admissio
 	if optedIn {
 		out.Pattern, out.Mode = string(pol.Pattern), string(pol.Mode)
 		if v.Pools != nil && (v.Ready == nil || v.Ready() == nil) {
-			shape := v.Pools.PoolShape(pol.Pool)
-			if shape.Nodes == 0 || (shape.Uneven() && pol.Pattern.WholeNode() && pol.CPUMilli == 0) {
-				warnings = append(warnings, "hdscale: "+describeShape(pol.Pool, shape)+sizingNote(shape))
+			if p := v.Pools.Pool(pol.Pool); p == nil || !p.HasRef || len(p.Outliers) > 0 {
+				warnings = append(warnings, "hdscale: "+describePool(pol.Pool, p))
 			}
 		}
 	}
@@ -69,13 +68,6 @@ func (v *NamespaceValidator) Admit(req *admissionv1.AdmissionRequest) (*admissio
 	}
 	addWarnings(resp, warnings)
 	return resp, out
-}
-
-func sizingNote(s policy.PoolShape) string {
-	if s.Nodes == 0 {
-		return fmt.Sprintf("; pods are sized for %s CPU nodes", policy.MilliString(policy.DefaultNodeCPUMilli))
-	}
-	return "; pods are sized for the smallest"
 }
 
 // relabelWarnings tell the admin that running pods keep the decision they

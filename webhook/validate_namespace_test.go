@@ -31,7 +31,7 @@ func TestValidateNamespace(t *testing.T) {
 	t.Parallel()
 	pools := StaticPools{
 		"runtime": testPool,
-		"mixed":   {Nodes: 2, MinCPUMilli: 2000, MaxCPUMilli: 8000},
+		"mixed":   mixedPool,
 	}
 	tests := []struct {
 		name     string
@@ -54,11 +54,11 @@ func TestValidateNamespace(t *testing.T) {
 		{name: "typo without opt-in denied", op: admissionv1.Create, labels: map[string]string{"hdscale.io/patern": "per-node"},
 			messages: []string{"hdscale.io/patern"}, result: ResultDenied},
 		{name: "pool without nodes warns", op: admissionv1.Create, labels: map[string]string{policy.LabelPattern: "per-node", policy.LabelPool: "empty"}, ready: true,
-			allowed: true, warning: "hdscale: pool empty has no Ready schedulable nodes; pods are sized for 2 CPU nodes", result: ResultAllowed},
+			allowed: true, warning: "hdscale: pool empty: no node is labelled hdscale.io/pool=empty", result: ResultAllowed},
 		{name: "no pool warning before caches synced", op: admissionv1.Create, labels: map[string]string{policy.LabelPattern: "per-node", policy.LabelPool: "empty"},
 			allowed: true, result: ResultAllowed},
 		{name: "uneven pool warns", op: admissionv1.Create, labels: map[string]string{policy.LabelPattern: "per-node-single", policy.LabelPool: "mixed"}, ready: true,
-			allowed: true, warning: "pool mixed has 2 nodes with 2 to 8 allocatable CPU; pods are sized for the smallest", result: ResultAllowed},
+			allowed: true, warning: "hdscale: pool mixed: 3 nodes of 8 CPU, 32Gi; 2 of other shapes get no replicas", result: ResultAllowed},
 		{name: "relabel warns", op: admissionv1.Update, labels: map[string]string{policy.LabelPattern: "per-core"}, old: map[string]string{policy.LabelPattern: "per-node"}, ready: true,
 			allowed: true, warning: "policy changed (labelsHash", result: ResultAllowed},
 		{name: "opt out warns", op: admissionv1.Update, labels: map[string]string{}, old: map[string]string{policy.LabelPattern: "per-node"}, ready: true,

@@ -19,6 +19,7 @@ import (
 	"github.com/hdscale/hdscale/certs"
 	"github.com/hdscale/hdscale/internal/kube"
 	"github.com/hdscale/hdscale/internal/logging"
+	"github.com/hdscale/hdscale/internal/pool"
 	"github.com/hdscale/hdscale/internal/serving"
 	"github.com/hdscale/hdscale/webhook"
 )
@@ -42,6 +43,7 @@ func parseFlags(args []string) (*flags, error) {
 	fs.StringVar(&f.webhook.Namespace, "namespace", os.Getenv("POD_NAMESPACE"), "the webhook's namespace (TLS Secret, Service; its pods are never mutated) (env POD_NAMESPACE)")
 	fs.StringVar(&f.webhook.SchedulerName, "scheduler-name", webhook.DefaultSchedulerName, "schedulerName given to runtime pods")
 	fs.Int64Var(&f.webhook.MaxRequestBytes, "max-request-bytes", webhook.DefaultMaxRequestBytes, "largest AdmissionReview body accepted")
+	fs.Float64Var(&f.webhook.ShapeTolerance, "shape-tolerance", pool.DefaultShapeTolerance, "relative difference in allocatable CPU and memory within which pool nodes count as equal (must match the extender's)")
 	fs.StringVar(&f.certs.ServiceName, "service-name", "hdscale-webhook", "webhook Service name (the serving certificate's DNS names)")
 	fs.StringVar(&f.certs.SecretName, "tls-secret", certs.DefaultSecretName, "Secret holding the CA and serving certificate")
 	fs.StringVar(&f.certs.ClusterDomain, "cluster-domain", certs.DefaultClusterDomain, "cluster DNS suffix")

@@ -17,33 +17,51 @@ type Annotation struct {
 	Pool     string       `json:"pool"`
 	Mode     Mode         `json:"mode"`
 	Conflict ConflictMode `json:"conflict"`
-	// CPURequest and CPULimit are per runtime container, as quantities.
+	// Containers names the runtime containers the decision sized; on
+	// reinvocation only these are touched, whatever other webhooks added
+	// or reordered.
+	Containers []string `json:"containers,omitempty"`
+	// CPURequest and CPULimit are per runtime container, as quantities
+	// (empty when SizedFrom is unsized).
 	CPURequest string `json:"cpuRequest"`
 	CPULimit   string `json:"cpuLimit"`
 	Workers    int    `json:"workers"`
-	// NodeCPU is the node allocatable CPU the sizing assumed.
+	// PodCPU is the whole pod's CPU request once sized (runtime containers
+	// plus sidecars, init and overhead) and PerNode how many such pods fit
+	// on one reference node of the pool (0: unknown).
+	PodCPU  string `json:"podCPU,omitempty"`
+	PerNode int    `json:"perNode,omitempty"`
+	// NodeCPU is the node allocatable CPU the sizing assumed ("" if none).
 	NodeCPU    string       `json:"nodeCPU"`
 	SizedFrom  SizingSource `json:"sizedFrom"`
 	Scheduler  string       `json:"scheduler"`
 	LabelsHash string       `json:"labelsHash"`
 }
 
-// NewAnnotation records the decision for namespace policy ns and sizing s.
-// schedulerName is the scheduler the pod was given ("" when it keeps its own).
-func NewAnnotation(ns Namespace, s Sizing, schedulerName string) Annotation {
-	return Annotation{
+// NewAnnotation records the decision for namespace policy ns and sizing s
+// of the named runtime containers. schedulerName is the scheduler the pod was
+// given ("" when it keeps its own).
+func NewAnnotation(ns Namespace, s Sizing, containers []string, schedulerName string) Annotation {
+	a := Annotation{
 		Pattern:    ns.Pattern,
 		Pool:       ns.Pool,
 		Mode:       ns.Mode,
 		Conflict:   ns.Conflict,
-		CPURequest: MilliString(s.CPURequestMilli),
-		CPULimit:   MilliString(s.CPULimitMilli),
+		Containers: containers,
 		Workers:    s.Workers,
-		NodeCPU:    MilliString(s.NodeCPUMilli),
+		PerNode:    s.PerNode,
 		SizedFrom:  s.Source,
 		Scheduler:  schedulerName,
 		LabelsHash: ns.LabelsHash,
 	}
+	if s.Sized() {
+		a.CPURequest, a.CPULimit = MilliString(s.CPURequestMilli), MilliString(s.CPULimitMilli)
+		a.PodCPU = MilliString(s.PodCPUMilli)
+	}
+	if s.NodeCPUMilli > 0 {
+		a.NodeCPU = MilliString(s.NodeCPUMilli)
+	}
+	return a
 }
 
 // Encode returns the annotation's JSON value.
@@ -56,11 +74,25 @@ func (a Annotation) Encode() string {
 }
 
 // Placement is what the extender needs from a runtime pod's annotation.
+// CPURequestMilli and CPULimitMilli are per runtime container, 0 when the
+// pod is unsized.
 type Placement struct {
 	Pattern         Pattern
 	Pool            string
 	CPURequestMilli int64
 	CPULimitMilli   int64
+}
+
+// EstimateMilli is the CPU a just-placed runtime replica is expected to use
+// until a metrics sample includes it: its CPU limit for per-core (each
+// replica burns its core when it executes) and its CPU request for the
+// whole-node patterns (the replica takes the node; its request is the node
+// minus what DaemonSets and sidecars reserve). 0 for an unsized pod.
+func (p Placement) EstimateMilli() int64 {
+	if p.Pattern.WholeNode() {
+		return p.CPURequestMilli
+	}
+	return p.CPULimitMilli
 }
 
 // ParseAnnotation decodes and validates an hdscale.io/policy value.
@@ -74,6 +106,9 @@ func ParseAnnotation(value string) (Annotation, Placement, error) {
 	}
 	if a.Pool == "" {
 		return a, Placement{}, errors.New("annotation " + AnnotationPolicy + ": pool is empty")
+	}
+	if a.SizedFrom == Unsized {
+		return a, Placement{Pattern: a.Pattern, Pool: a.Pool}, nil
 	}
 	req, err := parseMilli(a.CPURequest)
 	if err != nil {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -8,21 +9,44 @@ import (
 func TestAnnotationRoundTrip(t *testing.T) {
 	t.Parallel()
 	ns := Namespace{Pattern: PerCore, Pool: "runtime", Mode: ModeEnforce, Conflict: ConflictFill, LabelsHash: "abc"}
-	s := Size(ns, PoolShape{Nodes: 3, MinCPUMilli: 4000, MaxCPUMilli: 4000})
-	a := NewAnnotation(ns, s, "hdscale-scheduler")
+	s := Size(ns, Budget{NodeCPUMilli: 4000, Containers: 1, Source: SizedFromPool})
+	a := NewAnnotation(ns, s, []string{"runtime"}, "hdscale-scheduler")
 	got, pl, err := ParseAnnotation(a.Encode())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != a {
+	if !reflect.DeepEqual(got, a) {
 		t.Errorf("round trip: got %+v, want %+v", got, a)
 	}
 	want := Placement{Pattern: PerCore, Pool: "runtime", CPURequestMilli: 1000, CPULimitMilli: 1000}
 	if pl != want {
 		t.Errorf("placement = %+v, want %+v", pl, want)
 	}
-	if a.CPURequest != "1" || a.NodeCPU != "4" {
+	if a.CPURequest != "1" || a.NodeCPU != "4" || a.PodCPU != "1" || a.PerNode != 4 {
 		t.Errorf("quantities not canonical: %+v", a)
+	}
+}
+
+func TestUnsizedAnnotation(t *testing.T) {
+	t.Parallel()
+	ns := Namespace{Pattern: PerNode, Pool: "runtime", Mode: ModeEnforce, Conflict: ConflictFill, WorkersPerCore: 1}
+	s := Size(ns, Budget{Containers: 1})
+	if s.Sized() || s.Source != Unsized {
+		t.Fatalf("no node shape: sizing %+v, want unsized", s)
+	}
+	a := NewAnnotation(ns, s, []string{"runtime"}, "hdscale-scheduler")
+	if a.CPURequest != "" || a.NodeCPU != "" || a.PodCPU != "" || a.Workers != 0 {
+		t.Errorf("unsized annotation carries sizes: %+v", a)
+	}
+	_, pl, err := ParseAnnotation(a.Encode())
+	if err != nil {
+		t.Fatalf("an unsized annotation must parse: %v", err)
+	}
+	if want := (Placement{Pattern: PerNode, Pool: "runtime"}); pl != want {
+		t.Errorf("placement = %+v, want %+v", pl, want)
+	}
+	if pl.EstimateMilli() != 0 {
+		t.Errorf("unsized estimate = %d, want 0", pl.EstimateMilli())
 	}
 }
 

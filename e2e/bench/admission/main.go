@@ -164,6 +164,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	s.pod = pod
 	res := Results{Case: o.casePath, Options: summary(o)}
 	if res.Cluster, err = describeCluster(ctx, client); err != nil {
 		return err

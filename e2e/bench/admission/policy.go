@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/hdscale/hdscale/internal/policy"
+	"github.com/hdscale/hdscale/internal/pool"
 	"github.com/hdscale/hdscale/webhook"
 )
 
@@ -85,8 +86,9 @@ variables.rt.filter(i, has(object.spec.containers[i].env) && !object.spec.contai
 `
 
 // computeMapSizing sizes like hdscale for a per-core namespace in the
-// cluster's current pool (nodes and DaemonSets, webhook.ComputePoolShapes).
-func computeMapSizing(ctx context.Context, c kubernetes.Interface, nsLabels map[string]string) error {
+// cluster's current pool (nodes and DaemonSets, the pool model of internal/pool).
+// pod is the bench pod; its runtime containers are found as the webhook finds them.
+func computeMapSizing(ctx context.Context, c kubernetes.Interface, nsLabels map[string]string, pod *corev1.Pod) error {
 	nodes, err := c.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return err
@@ -107,14 +109,22 @@ func computeMapSizing(ctx context.Context, c kubernetes.Interface, nsLabels map[
 	if err != nil {
 		return err
 	}
-	shape := webhook.ComputePoolShapes(np, dp)[ns.Pool]
-	s := policy.Size(ns, shape)
+	p := pool.Facts(np, dp, pool.DefaultShapeTolerance)[ns.Pool]
+	m := webhook.NewMatcher(webhook.DefaultConfig()).Match(pod)
+	if !m.Runtime {
+		return fmt.Errorf("the bench pod %s is not a runtime pod", pod.Name)
+	}
+	names := make([]string, len(m.Containers))
+	for j, i := range m.Containers {
+		names[j] = pod.Spec.Containers[i].Name
+	}
+	s := policy.Size(ns, pool.BudgetFor(p, 0, pod, m.Containers))
 	if s.CPURequestMilli != s.CPULimitMilli {
 		return fmt.Errorf("per-core sizing with request %dm != limit %dm: the policy sets one value", s.CPURequestMilli, s.CPULimitMilli)
 	}
 	mapSizing.cpu = policy.MilliString(s.CPURequestMilli)
 	mapSizing.workers = strconv.Itoa(s.Workers)
-	mapSizing.annotation = policy.NewAnnotation(ns, s, webhook.DefaultSchedulerName).Encode()
+	mapSizing.annotation = policy.NewAnnotation(ns, s, names, webhook.DefaultSchedulerName).Encode()
 	return nil
 }
 

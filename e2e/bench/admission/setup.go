@@ -88,6 +88,8 @@ func usesNoop(vs []string) bool {
 
 // setup creates and removes what the benchmark needs.
 type setup struct {
+	// pod is the bench pod (its runtime containers size the MAP variant).
+	pod    *corev1.Pod
 	client kubernetes.Interface
 	opts   options
 	// hdscaleHook is hdscale's pod webhook (settings the no-op copies).
@@ -121,7 +123,7 @@ func (s *setup) apply(ctx context.Context) error {
 		}
 	}
 	if has(s.opts.variants, "map") {
-		if err := computeMapSizing(ctx, s.client, benchNamespaceLabels); err != nil {
+		if err := computeMapSizing(ctx, s.client, benchNamespaceLabels, s.pod); err != nil {
 			return err
 		}
 		if err := s.applyPolicy(ctx); err != nil {

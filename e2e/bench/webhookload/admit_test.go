@@ -17,6 +17,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/hdscale/hdscale/internal/policy"
+	"github.com/hdscale/hdscale/internal/pool"
 	"github.com/hdscale/hdscale/webhook"
 )
 
@@ -47,7 +48,7 @@ func benchMutator() *webhook.Mutator {
 	return &webhook.Mutator{
 		Matcher:       webhook.NewMatcher(webhook.DefaultConfig()),
 		Namespaces:    webhook.StaticNamespaces{"hetida": benchLabels},
-		Pools:         webhook.StaticPools{policy.DefaultPool: {Nodes: 3, MinCPUMilli: 4000, MaxCPUMilli: 4000, ReservedCPUMilli: 250}},
+		Pools:         webhook.StaticPools{policy.DefaultPool: pool.Uniform(policy.DefaultPool, 3, pool.Shape{CPUMilli: 4000, MemBytes: 16 << 30}, 250)},
 		SchedulerName: webhook.DefaultSchedulerName,
 	}
 }

@@ -32,7 +32,7 @@ type RuntimePod struct {
 // Sizing is the per-pod CPU the webhook gives this pattern in this pool.
 func (r RuntimePod) Sizing() policy.Sizing {
 	ns := policy.Namespace{Pattern: r.Pattern, Pool: r.Pool, WorkersPerCore: policy.DefaultWorkersPerCore}
-	return policy.Size(ns, policy.PoolShape{Nodes: 1, MinCPUMilli: r.NodeCPUMilli, MaxCPUMilli: r.NodeCPUMilli})
+	return policy.Size(ns, policy.Budget{NodeCPUMilli: r.NodeCPUMilli, Containers: 1, Source: policy.SizedFromPool})
 }
 
 // Template is the pod template: the pool's toleration and node selector, CPU
@@ -53,7 +53,7 @@ func (r RuntimePod) Template() corev1.PodTemplateSpec {
 		ObjectMeta: metav1.ObjectMeta{
 			Labels: map[string]string{LabelApp: "runtime", LabelBench: r.Bench},
 			Annotations: map[string]string{
-				policy.AnnotationPolicy: policy.NewAnnotation(ns, s, r.SchedulerName).Encode(),
+				policy.AnnotationPolicy: policy.NewAnnotation(ns, s, []string{"runtime"}, r.SchedulerName).Encode(),
 			},
 		},
 		Spec: corev1.PodSpec{

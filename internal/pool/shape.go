@@ -1,15 +1,24 @@
-package extender
+package pool
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"sort"
+
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // Shape is a node's allocatable CPU and memory.
 type Shape struct {
 	CPUMilli int64 `json:"cpuMilli"`
 	MemBytes int64 `json:"memoryBytes"`
+}
+
+// String is the shape as an admin reads it: "8 CPU, 31Gi".
+func (s Shape) String() string {
+	return fmt.Sprintf("%s CPU, %s", resource.NewMilliQuantity(s.CPUMilli, resource.DecimalSI),
+		resource.NewQuantity(s.MemBytes, resource.BinarySI))
 }
 
 // Within reports whether s differs from ref by at most tol (relative to ref)
@@ -29,18 +38,19 @@ func bounds(ref int64, tol float64) (lo, hi float64) {
 	return float64(ref) - d, float64(ref) + d
 }
 
-// referenceShape returns a pool's reference shape: among the given shapes of
-// its schedulable nodes, the one with the most nodes within tolerance of it
-// (so a few MiB of kubelet-reserved memory that differ per node do not split
-// the pool), then the one with the most nodes of exactly that shape, then the
-// smallest (CPU, then memory) — the size the webhook sizes per-node replicas
-// for. ok is false when there are no shapes. members is the number of nodes
+// ReferenceShape returns a pool's reference shape: the shape of the largest
+// group of equal nodes. Precisely, among the given shapes of its usable
+// nodes, the one with the most nodes within tolerance of it (so a few MiB of
+// kubelet-reserved memory that differ per node do not split the pool), then
+// the one with the most nodes of exactly that shape, then the smallest (CPU,
+// then memory). The webhook sizes runtime pods for it and the extender places
+// them only on usable nodes within tolerance of it. ok is false when there are no shapes. members is the number of nodes
 // within tolerance of the reference.
 //
 // It is O(D log D + D·C·log D) for D distinct shapes and C distinct CPU
 // values within tolerance of one another, so it stays cheap for pools of
 // thousands of nodes whose memory differs on every node.
-func referenceShape(shapes []Shape, tol float64) (ref Shape, members int, ok bool) {
+func ReferenceShape(shapes []Shape, tol float64) (ref Shape, members int, ok bool) {
 	if len(shapes) == 0 {
 		return Shape{}, 0, false
 	}

@@ -1,6 +1,13 @@
-package extender
+package pool
 
 import "testing"
+
+func TestShapeString(t *testing.T) {
+	t.Parallel()
+	if got := (Shape{CPUMilli: 3500, MemBytes: 16 * gi}).String(); got != "3500m CPU, 16Gi" {
+		t.Errorf("String() = %q", got)
+	}
+}
 
 func TestShapeWithin(t *testing.T) {
 	t.Parallel()
@@ -75,9 +82,9 @@ func TestReferenceShape(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, members, ok := referenceShape(tt.shapes, tt.tol)
+			got, members, ok := ReferenceShape(tt.shapes, tt.tol)
 			if got != tt.want || members != tt.wantMembers || ok != tt.wantOK {
-				t.Errorf("referenceShape = %+v, %d, %v; want %+v, %d, %v", got, members, ok, tt.want, tt.wantMembers, tt.wantOK)
+				t.Errorf("ReferenceShape = %+v, %d, %v; want %+v, %d, %v", got, members, ok, tt.want, tt.wantMembers, tt.wantOK)
 			}
 		})
 	}
@@ -90,6 +97,6 @@ func BenchmarkReferenceShape5000Jittered(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		referenceShape(shapes, 0.05)
+		ReferenceShape(shapes, 0.05)
 	}
 }
