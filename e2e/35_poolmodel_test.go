@@ -146,8 +146,8 @@ func TestPoolModel(t *testing.T) {
 			t.Errorf("placed on %s, want the uncordoned %s", p.Spec.NodeName, nodes[0].Name)
 		}
 		t.Logf("placed on %s %.1fs after the uncordon", p.Spec.NodeName, delay.Seconds())
-		if delay > 30*time.Second {
-			t.Errorf("placement took %.1fs after the uncordon, want at most 30s", delay.Seconds())
+		if delay > pendingMoveBound {
+			t.Errorf("placement took %.1fs after the uncordon, want at most %v", delay.Seconds(), pendingMoveBound)
 		}
 		deletePod(t, ns, "rt")
 	})

@@ -77,6 +77,9 @@ type Mutator struct {
 	SkipNamespace string
 	// Ready, when set, must return nil before pods are decided (caches synced).
 	Ready func() error
+	// SchedulerWarning, when set, returns the admission warning for a pod
+	// given SchedulerName while that scheduler is down ("" while it runs).
+	SchedulerWarning func() string
 
 	// wholePods decodes every pod whole instead of slim (podwire.go): the
 	// reference behaviour the tests compare the slim decode with.
@@ -186,6 +189,11 @@ func (m *Mutator) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.Admissi
 		}
 	}
 	addWarnings(resp, d.Warnings)
+	if m.SchedulerWarning != nil && d.Deny == "" && d.Annotation.Scheduler != "" && pol.Mode == policy.ModeEnforce {
+		if w := m.SchedulerWarning(); w != "" {
+			addWarnings(resp, []string{w})
+		}
+	}
 	if len(d.AuditAnnotations) > 0 {
 		resp.AuditAnnotations = d.AuditAnnotations
 	}

@@ -39,6 +39,14 @@ type Options struct {
 	MaxRequestBytes int64
 	// ResyncPeriod of the informers (0: none; events suffice).
 	ResyncPeriod time.Duration
+	// SchedulerLease is the name of hdscale-scheduler's leader lease in
+	// Namespace ("" or no Namespace: the scheduler is not watched). While no
+	// leader renews it, runtime pods get an admission warning and, from one
+	// webhook replica (leader election on lease "hdscale-webhook"), a
+	// Warning event while they stay Pending.
+	SchedulerLease string
+	// Identity names this replica in leader election (default: hostname).
+	Identity string
 	// ShapeTolerance is the relative difference in allocatable CPU and
 	// memory within which pool nodes count as equal; it must equal the
 	// extender's --shape-tolerance (both flags default to

@@ -99,7 +99,7 @@ func PlanRollout(s appsv1.DeploymentStrategy, ns policy.Namespace) RolloutDecisi
 		msg := fmt.Sprintf("hdscale: the Deployment's maxSurge %s contradicts its namespace's policy (hdscale.io/conflict=reject): a surge replica "+
 			"has no room in a full pool, so rollouts stall. Set spec.strategy.rollingUpdate.maxSurge to 0, or hdscale.io/conflict=fill or enforce", d.From)
 		if audit {
-			d.Warnings = append(d.Warnings, "hdscale audit: would deny: "+msg)
+			d.Warnings = append(d.Warnings, fmt.Sprintf("hdscale audit: would deny the Deployment: maxSurge %s stalls rollouts in a full pool", d.From))
 			return d
 		}
 		d.Deny = msg

@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/client-go/kubernetes"
 
+	"k8s.io/utils/clock"
+
 	"github.com/hdscale/hdscale/internal/serving"
 )
 
@@ -99,6 +101,13 @@ func Run(ctx context.Context, opts Options, client kubernetes.Interface, log log
 	}
 	nsv := &NamespaceValidator{Pools: inf, Ready: inf.Ready}
 	dep := &DeploymentMutator{Matcher: mut.Matcher, Namespaces: inf.Namespaces(), SkipNamespace: opts.Namespace, Ready: inf.Ready}
+	var sw *SchedulerWatch
+	if opts.Namespace != "" && opts.SchedulerLease != "" {
+		if sw, err = NewSchedulerWatch(client, opts.Namespace, opts.SchedulerLease, opts.SchedulerName, clock.RealClock{}, reg, log); err != nil {
+			return err
+		}
+		mut.SchedulerWarning = sw.Warning
+	}
 
 	var lc net.ListenConfig
 	webhookLn, err := lc.Listen(ctx, "tcp", opts.ListenAddr)
@@ -116,7 +125,7 @@ func Run(ctx context.Context, opts Options, client kubernetes.Interface, log log
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	running := 0
 	start := func(name string, fn func() error) {
 		running++
@@ -141,6 +150,19 @@ func Run(ctx context.Context, opts Options, client kubernetes.Interface, log log
 		}
 		return serving.Run(ctx, log.WithName("webhook"), newHTTPServer(NewMux(opts, mut, dep, nsv, met, log.WithName("admission")), tlsCfg), webhookLn)
 	})
+
+	if sw != nil {
+		start("scheduler watch", func() error {
+			if err := sw.Start(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
+			runOutageEvents(ctx, client, opts, sw, log)
+			return nil
+		})
+	}
 
 	var first error
 	for ; running > 0; running-- {

@@ -42,6 +42,8 @@ func parseFlags(args []string) (*flags, error) {
 	fs.StringVar(&f.webhook.ConfigPath, "config", "", "matching-rules YAML file (default: built-in rules)")
 	fs.StringVar(&f.webhook.Namespace, "namespace", os.Getenv("POD_NAMESPACE"), "the webhook's namespace (TLS Secret, Service; its pods are never mutated) (env POD_NAMESPACE)")
 	fs.StringVar(&f.webhook.SchedulerName, "scheduler-name", webhook.DefaultSchedulerName, "schedulerName given to runtime pods")
+	fs.StringVar(&f.webhook.SchedulerLease, "scheduler-lease", webhook.DefaultSchedulerName, "leader lease of that scheduler in --namespace; while no leader renews it, runtime pods get warnings and events (empty: not watched)")
+	fs.StringVar(&f.webhook.Identity, "identity", os.Getenv("POD_NAME"), "this replica's name in leader election (env POD_NAME; default: hostname)")
 	fs.Int64Var(&f.webhook.MaxRequestBytes, "max-request-bytes", webhook.DefaultMaxRequestBytes, "largest AdmissionReview body accepted")
 	fs.Float64Var(&f.webhook.ShapeTolerance, "shape-tolerance", pool.DefaultShapeTolerance, "relative difference in allocatable CPU and memory within which pool nodes count as equal (must match the extender's)")
 	fs.StringVar(&f.certs.ServiceName, "service-name", "hdscale-webhook", "webhook Service name (the serving certificate's DNS names)")

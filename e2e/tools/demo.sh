@@ -2,8 +2,9 @@
 # demo.sh: the main job's last step (after cluster-up and deploy). For each
 # scaling pattern in turn it labels a demo namespace, runs the unmodified
 # runtime Deployment of e2e/demo/ in it and records where hdscale put the
-# replicas and how it sized them. The three patterns share the cluster's one
-# 3-node pool, so each demo scales to zero before the next one starts; the
+# replicas and how it sized them, after a `kubectl rollout restart` at full
+# pool capacity. The three patterns share the cluster's one 3-node pool, each
+# filling it, so each demo scales to zero before the next one starts; the
 # last one (per-node) is left running to look at.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -26,10 +27,12 @@ run_pattern() {
   kubectl label namespace "$ns" --overwrite "hdscale.io/pattern=$pattern" >/dev/null
   sed "s#RUNTIME_IMAGE#$FAKE_RUNTIME_AS_HETIDA#" "$REPO_ROOT/e2e/demo/runtime-deployment.yaml" |
     kubectl -n "$ns" apply -f - >/dev/null
-  # A fresh rollout so the pods are created under the current labels.
-  kubectl -n "$ns" scale deploy/hetida-designer-runtime --replicas=0 >/dev/null
-  wait_until 120 "$ns to scale to 0" bash -c "[ -z \"\$(kubectl -n $ns get pods -o name)\" ]"
   kubectl -n "$ns" scale deploy/hetida-designer-runtime --replicas="$replicas" >/dev/null
+  kubectl -n "$ns" rollout status deploy/hetida-designer-runtime --timeout=180s >/dev/null || true
+  # A rollout at full pool capacity, as at every image upgrade, so the pods
+  # are (re)created under the current labels: hdscale gave the Deployment
+  # maxSurge 0 (annotation hdscale.io/rollout), so it completes.
+  kubectl -n "$ns" rollout restart deploy/hetida-designer-runtime >/dev/null
   if ! kubectl -n "$ns" rollout status deploy/hetida-designer-runtime --timeout=180s >/dev/null; then
     kubectl -n "$ns" get pods -o wide
     kubectl -n "$ns" get events --sort-by=.lastTimestamp | tail -20
