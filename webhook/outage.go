@@ -65,7 +65,9 @@ func NewSchedulerWatch(client kubernetes.Interface, namespace, name, schedulerNa
 		client: client, namespace: namespace, lease: name, schedulerName: schedulerName, clock: clk,
 		log: log.WithName("scheduler-watch"), warned: map[types.UID]bool{},
 		factory: informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(namespace),
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String() })),
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+				o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+			})),
 	}
 	inf := w.factory.Coordination().V1().Leases()
 	w.leases, w.synced = inf.Lister(), inf.Informer().HasSynced
