@@ -25,7 +25,12 @@ help: ## show the targets
 
 .PHONY: build
 build: ## build the static binaries into bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/ ./cmd/webhook ./cmd/extender ./e2e/fakeruntime
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/ ./cmd/webhook ./cmd/extender ./cmd/kubectl-hdscale ./e2e/fakeruntime
+
+.PHONY: plugin
+plugin: ## install the kubectl plugin (kubectl hdscale) into $(GOBIN) or ~/go/bin
+	CGO_ENABLED=0 $(GO) install -trimpath ./cmd/kubectl-hdscale
+	@echo "installed kubectl-hdscale into $$($(GO) env GOBIN || true)$$( [ -n "$$($(GO) env GOBIN)" ] || echo "$$($(GO) env GOPATH)/bin"); put it on PATH, then: kubectl hdscale status"
 
 .PHONY: images
 images: build ## build the hdscale, fake runtime and scheduler images (no registry needed)

@@ -43,8 +43,9 @@ type DeclaredPool struct {
 	NodeCPU string `json:"nodeCPU"`
 }
 
-// maxDeclaredCPU bounds a declared node CPU (1e6 cores).
-var maxDeclaredCPU = resource.MustParse("1000000")
+// maxDeclaredCPU bounds a declared node CPU (1e6 cores). A constant, not a
+// shared Quantity: Quantity.String caches into its receiver, a data race.
+const maxDeclaredCPU = "1000000"
 
 // DeclaredCPU returns the declared node CPU per pool in millicores (the
 // config must be valid).
@@ -171,8 +172,8 @@ func (c Config) Validate() error {
 		switch {
 		case err != nil:
 			bad("pools[%s].nodeCPU %q is not a quantity (e.g. \"8\" or \"7910m\")", name, p.NodeCPU)
-		case q.Sign() <= 0 || q.Cmp(maxDeclaredCPU) > 0 || q.MilliValue() < 1:
-			bad("pools[%s].nodeCPU %q must be between 1m and %s", name, p.NodeCPU, maxDeclaredCPU.String())
+		case q.Sign() <= 0 || q.Cmp(resource.MustParse(maxDeclaredCPU)) > 0 || q.MilliValue() < 1:
+			bad("pools[%s].nodeCPU %q must be between 1m and %s", name, p.NodeCPU, maxDeclaredCPU)
 		}
 	}
 	if len(c.Runtime.Images) == 0 && len(c.Runtime.Env) == 0 && len(c.PodLabels) == 0 {

@@ -69,7 +69,7 @@ func TestParseConfigErrors(t *testing.T) {
 		"both lists":                  {"notRuntime:\n  images: [hetida/designer-runtime]\n", "both runtime.images and notRuntime.images"},
 		"matches nothing":             {"runtime: {images: [], env: []}\npodLabels: {}\n", "no pod would ever match"},
 		"declared CPU not a quantity": {"pools: {runtime: {nodeCPU: eight}}\n", `pools[runtime].nodeCPU "eight" is not a quantity`},
-		"declared CPU zero":           {"pools: {runtime: {nodeCPU: '0'}}\n", `pools[runtime].nodeCPU "0" must be between 1m and 1M`},
+		"declared CPU zero":           {"pools: {runtime: {nodeCPU: '0'}}\n", `pools[runtime].nodeCPU "0" must be between 1m and 1000000`},
 		"declared CPU huge":           {"pools: {runtime: {nodeCPU: 1e9}}\n", "must be between 1m"},
 		"bad pool name":               {"pools: {'a b': {nodeCPU: '8'}}\n", `pools key "a b"`},
 		"unknown pool field":          {"pools: {runtime: {cpu: '8'}}\n", "unknown field"},

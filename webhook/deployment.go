@@ -11,7 +11,6 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsjson "sigs.k8s.io/json"
 
@@ -65,17 +64,9 @@ func (m *DeploymentMutator) Admit(req *admissionv1.AdmissionRequest) (*admission
 	if !m.Matcher.Match(tmpl).Runtime {
 		return Allowed(""), out
 	}
-	if m.Ready != nil {
-		if err := m.Ready(); err != nil {
-			return fail(http.StatusServiceUnavailable, ReasonNotReady, fmt.Errorf("hdscale webhook is not ready: %w", err))
-		}
-	}
-	ns, err := m.Namespaces.Get(nsName)
-	switch {
-	case apierrors.IsNotFound(err):
-		return fail(http.StatusServiceUnavailable, ReasonUnknownNamespace, fmt.Errorf("hdscale: namespace %q is not in the webhook's cache yet; retry", nsName))
-	case err != nil:
-		return fail(http.StatusInternalServerError, ReasonInternal, fmt.Errorf("hdscale: looking up namespace %q: %w", nsName, err))
+	ns, lf := lookupNamespace(m.Ready, m.Namespaces, nsName)
+	if lf != nil {
+		return fail(lf.code, lf.reason, lf.err)
 	}
 	pol, optedIn, perr := policy.Parse(ns.Labels)
 	if !optedIn || perr != nil {

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -73,4 +74,31 @@ func describeNodes(nodes []pool.Node, limit int) string {
 		parts = append(parts, n.Name+" "+what)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// lookupFailure is why an admission could not read its namespace.
+type lookupFailure struct {
+	code   int32
+	reason string
+	err    error
+}
+
+// lookupNamespace waits for nothing: it fails with 503 while the caches are
+// not ready (ready may be nil) or the namespace is not in them yet, and with
+// 500 on any other error.
+func lookupNamespace(ready func() error, namespaces Namespaces, name string) (*corev1.Namespace, *lookupFailure) {
+	if ready != nil {
+		if err := ready(); err != nil {
+			return nil, &lookupFailure{http.StatusServiceUnavailable, ReasonNotReady, fmt.Errorf("hdscale webhook is not ready: %w", err)}
+		}
+	}
+	ns, err := namespaces.Get(name)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, &lookupFailure{http.StatusServiceUnavailable, ReasonUnknownNamespace,
+			fmt.Errorf("hdscale: namespace %q is not in the webhook's cache yet; retry", name)}
+	case err != nil:
+		return nil, &lookupFailure{http.StatusInternalServerError, ReasonInternal, fmt.Errorf("hdscale: looking up namespace %q: %w", name, err)}
+	}
+	return ns, nil
 }

@@ -100,6 +100,10 @@ func Run(ctx context.Context, opts Options, client kubernetes.Interface, log log
 		DeclaredCPU: cfg.DeclaredCPU(), SchedulerName: opts.SchedulerName, SkipNamespace: opts.Namespace, Ready: inf.Ready,
 	}
 	nsv := &NamespaceValidator{Pools: inf, Ready: inf.Ready}
+	drifts, err := NewDriftTracker(client, opts.SchedulerName, inf.Namespaces(), inf.Pool, cfg.DeclaredCPU(), mut.Matcher, reg, clock.RealClock{}, log)
+	if err != nil {
+		return err
+	}
 	dep := &DeploymentMutator{Matcher: mut.Matcher, Namespaces: inf.Namespaces(), SkipNamespace: opts.Namespace, Ready: inf.Ready}
 	var sw *SchedulerWatch
 	if opts.Namespace != "" && opts.SchedulerLease != "" {
@@ -148,6 +152,11 @@ func Run(ctx context.Context, opts Options, client kubernetes.Interface, log log
 			}
 			return err
 		}
+		go func() {
+			if err := drifts.Start(ctx); err != nil && ctx.Err() == nil {
+				log.Error(err, "drift tracker") // a metric only: never gates admission
+			}
+		}()
 		return serving.Run(ctx, log.WithName("webhook"), newHTTPServer(NewMux(opts, mut, dep, nsv, met, log.WithName("admission")), tlsCfg), webhookLn)
 	})
 

@@ -15,10 +15,14 @@ type Shape struct {
 	MemBytes int64 `json:"memoryBytes"`
 }
 
-// String is the shape as an admin reads it: "8 CPU, 31Gi".
+// String is the shape as an admin reads it: "8 CPU, 31Gi", "2 CPU, 23.5Gi".
 func (s Shape) String() string {
-	return fmt.Sprintf("%s CPU, %s", resource.NewMilliQuantity(s.CPUMilli, resource.DecimalSI),
-		resource.NewQuantity(s.MemBytes, resource.BinarySI))
+	const gi = 1 << 30
+	mem := fmt.Sprintf("%.1fGi", float64(s.MemBytes)/gi)
+	if s.MemBytes%gi == 0 {
+		mem = fmt.Sprintf("%dGi", s.MemBytes/gi)
+	}
+	return fmt.Sprintf("%s CPU, %s", resource.NewMilliQuantity(s.CPUMilli, resource.DecimalSI), mem)
 }
 
 // Within reports whether s differs from ref by at most tol (relative to ref)

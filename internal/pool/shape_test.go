@@ -4,7 +4,7 @@ import "testing"
 
 func TestShapeString(t *testing.T) {
 	t.Parallel()
-	if got := (Shape{CPUMilli: 3500, MemBytes: 16 * gi}).String(); got != "3500m CPU, 16Gi" {
+	if got := (Shape{CPUMilli: 3500, MemBytes: 16 * gi}).String() + " | " + (Shape{CPUMilli: 2000, MemBytes: 24683664 << 10}).String(); got != "3500m CPU, 16Gi | 2 CPU, 23.5Gi" {
 		t.Errorf("String() = %q", got)
 	}
 }
