@@ -24,6 +24,7 @@ import (
 
 	"github.com/hdscale/hdscale/internal/policy"
 	"github.com/hdscale/hdscale/internal/pool"
+	"github.com/hdscale/hdscale/internal/pool/pooltest"
 )
 
 // testNamespace is where every test pod lives.
@@ -50,43 +51,15 @@ var cordonedPool = pool.Summarize([]pool.Node{
 	{Name: "c-b", Pool: "cordoned", Shape: pool.Shape{CPUMilli: 4000}, Unusable: pool.UnusableCordoned},
 }, pool.DefaultShapeTolerance)["cordoned"]
 
-type nodeOpt func(*corev1.Node)
-
-func cordoned(n *corev1.Node) { n.Spec.Unschedulable = true }
-func notReady(n *corev1.Node) { n.Status.Conditions[0].Status = corev1.ConditionFalse }
-
-// poolNode is a Ready node of pool (labelled and tainted) with cpu allocatable.
-func poolNode(name, pool, cpu string, opts ...nodeOpt) *corev1.Node {
-	n := &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"kubernetes.io/hostname": name}},
-		Status: corev1.NodeStatus{
-			Allocatable: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)},
-			Conditions:  []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}},
-		},
-	}
-	if pool != "" {
-		n.Labels[policy.NodePoolKey] = pool
-		n.Spec.Taints = []corev1.Taint{poolTaint(pool)}
-	}
-	for _, o := range opts {
-		o(n)
-	}
-	return n
-}
-
-func daemonSet(name, cpu string, mutate func(*corev1.PodSpec)) *appsv1.DaemonSet {
-	ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kube-system"}}
-	ds.Spec.Template.Spec.Containers = []corev1.Container{{Name: "c", Image: "x",
-		Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu)}}}}
-	if mutate != nil {
-		mutate(&ds.Spec.Template.Spec)
-	}
-	return ds
-}
-
-func tolerateAll(s *corev1.PodSpec) {
-	s.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
-}
+// Cluster fixtures of internal/pool/pooltest.
+var (
+	poolNode    = pooltest.Node
+	daemonSet   = pooltest.DaemonSet
+	tolerateAll = pooltest.TolerateAll
+	cordoned    = pooltest.Cordoned
+	notReady    = pooltest.NotReady
+	withLabel   = pooltest.WithLabel
+)
 
 // readCase reads testdata/cases/<name>.yaml and returns the pod to admit as
 // raw JSON: a Pod as written, or the pod a Deployment's ReplicaSet creates.
@@ -261,10 +234,6 @@ func applyPatch(tb testing.TB, doc, patch []byte) []byte {
 func jsonEqual(tb testing.TB, a, b []byte) bool {
 	tb.Helper()
 	return jsonpatch.Equal(a, b)
-}
-
-func withLabel(k, v string) nodeOpt {
-	return func(n *corev1.Node) { n.Labels[k] = v }
 }
 
 func resourceQuantity(s string) *resource.Quantity { q := resource.MustParse(s); return &q }
