@@ -16,6 +16,7 @@ FUZZ_TARGETS := \
 	./webhook:FuzzMutate \
 	./webhook:FuzzImageRepository \
 	./webhook:FuzzDecodePod \
+	./webhook:FuzzMatchConditions \
 	./extender:FuzzDecodeArgs
 TOOLS := e2e/tools
 

@@ -40,7 +40,7 @@ func TestFaults(t *testing.T) {
 	g.step(t, "metrics-server down: runtime pods still schedule (fallback)", func(t *testing.T) {
 		testMetricsServerDown(t, nodes)
 	})
-	g.step(t, "webhook down: runtime pods rejected (failurePolicy Fail), other pods admitted; recovers", func(t *testing.T) {
+	g.step(t, "webhook down: runtime pods rejected (failurePolicy Fail), audit-namespace, kube-system and other pods admitted; recovers", func(t *testing.T) {
 		testWebhookDown(t, nodes)
 	})
 	g.step(t, "re-applying the manifests keeps or repairs the caBundle", func(t *testing.T) {
@@ -122,6 +122,7 @@ func testMetricsServerDown(t *testing.T, nodes []poolNode) {
 func testWebhookDown(t *testing.T, nodes []poolNode) {
 	labels := patternLabels(policy.PerNode)
 	ns := newNamespace(t, "nowebhook", labels, nsOptions{})
+	auditNS := newNamespace(t, "nowebhook-audit", patternLabels(policy.PerNode, policy.LabelMode, string(policy.ModeAudit)), nsOptions{})
 	ctx, cancel := callContext(t)
 	defer cancel()
 	d, err := suite.client.AppsV1().Deployments(systemNamespace).Get(ctx, webhookDeployment, metav1.GetOptions{})
@@ -165,6 +166,17 @@ func testWebhookDown(t *testing.T, nodes []poolNode) {
 		t.Errorf("runtime pod refused, but not by the hdscale webhook call: %v", err)
 	} else {
 		t.Logf("runtime pod refused as expected: %v", err)
+	}
+	// ... while one in an audit namespace is admitted (audit changes nothing,
+	// so its webhook entry fails open), unannotated ...
+	if got, err := dryRunCreate(t, suite.client, podFrom(auditNS, "rt", runtimeTemplate("rt"))); err != nil {
+		t.Errorf("a runtime pod in audit namespace %s was refused while the webhook is down (failurePolicy Ignore expected): %v", auditNS, err)
+	} else if _, ok := got.Annotations[policy.AnnotationAudit]; ok {
+		t.Errorf("audit pod annotated while the webhook is down: %v", got.Annotations)
+	}
+	// ... a runtime pod in kube-system never reaches hdscale ...
+	if _, err := dryRunCreate(t, suite.client, podFrom("kube-system", "hdscale-e2e-rt", runtimeTemplate("rt"))); err != nil {
+		t.Errorf("a runtime pod in kube-system was refused while the webhook is down: %v", err)
 	}
 	// ... a non-runtime pod in the same namespace is admitted for real
 	// (matchConditions keep it away from the webhook) ...

@@ -5,7 +5,7 @@
 //
 //	go test -tags e2e -count=1 -timeout 50m -v ./e2e/ -args -kubeconfig=$PWD/.cluster/kubeconfig
 //
-// Groups run in this order and can be picked with -run: TestInstall,
+// Groups run in this order and can be picked with -run: TestInstall, TestLeastPrivilege,
 // TestPatterns, TestPlacement, TestPoolModel, TestLiveLoad, TestRollouts, TestDayTwo, TestPlugin, TestFaults. Tests that place
 // runtime pods on the pool run one at a time and wait until their pods are
 // gone before they return, so no group competes with another for the pool.

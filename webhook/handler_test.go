@@ -140,6 +140,13 @@ func TestAdmitRequests(t *testing.T) {
 		{name: "not ready", labels: perNode, mutate: func(m *Mutator) { m.Ready = func() error { return errBadReview } },
 			req:  func() *admissionv1.AdmissionRequest { return podRequest(compose) },
 			code: http.StatusServiceUnavailable, message: []string{"not ready"}, result: ResultErrored, reason: ReasonNotReady},
+		{name: "not ready: a pod that is no runtime pod is allowed anyway", labels: perNode, mutate: func(m *Mutator) { m.Ready = func() error { return errBadReview } },
+			req: func() *admissionv1.AdmissionRequest { return podRequest(backend) }, allowed: true, result: ResultSkipped},
+		{name: "unknown namespace: a pod that is no runtime pod is allowed anyway", labels: perNode, req: func() *admissionv1.AdmissionRequest {
+			r := podRequest(backend)
+			r.Namespace = "elsewhere"
+			return r
+		}, allowed: true, result: ResultSkipped},
 		{name: "own namespace skipped", labels: perNode, mutate: func(m *Mutator) { m.SkipNamespace = testNamespace },
 			req: func() *admissionv1.AdmissionRequest { return podRequest(compose) }, allowed: true, result: ResultSkipped},
 		{name: "mirror pod skipped", labels: perNode, req: func() *admissionv1.AdmissionRequest {

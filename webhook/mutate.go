@@ -128,15 +128,21 @@ func (m *Mutator) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.Admissi
 	if _, mirror := pod.Annotations[mirrorPodAnnotation]; mirror {
 		return Allowed(""), out
 	}
+	// The matcher needs no cache: a pod that passed the CEL matchConditions
+	// but is no runtime pod is allowed even while the caches sync (only the
+	// namespace-label warning needs them).
+	match := m.Matcher.Match(pod)
 	ns, lf := lookupNamespace(m.Ready, m.Namespaces, nsName)
 	if lf != nil {
+		if !match.Runtime {
+			return Allowed(""), out
+		}
 		return fail(lf.code, lf.reason, lf.err)
 	}
 	pol, optedIn, perr := policy.Parse(ns.Labels)
 	if optedIn && perr == nil {
 		out.Pattern, out.Mode = string(pol.Pattern), string(pol.Mode)
 	}
-	match := m.Matcher.Match(pod)
 	if !match.Runtime {
 		resp := Allowed("")
 		if perr != nil {

@@ -162,7 +162,8 @@ func (s *setup) readHdscale(ctx context.Context) error {
 	}
 	for i := range mwc.Webhooks {
 		w := &mwc.Webhooks[i]
-		if w.ClientConfig.Service != nil && w.ClientConfig.Service.Path != nil && *w.ClientConfig.Service.Path == "/mutate" {
+		if w.ClientConfig.Service != nil && w.ClientConfig.Service.Path != nil && *w.ClientConfig.Service.Path == "/mutate" &&
+			(w.FailurePolicy == nil || *w.FailurePolicy == admissionregistrationv1.Fail) { // the enforce-mode entry
 			s.hdscaleHook = w
 		}
 	}
