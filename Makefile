@@ -11,6 +11,8 @@ KUBECONFIG_E2E := $(CURDIR)/.cluster/kubeconfig
 # Count-based fuzz budgets: a duration (-fuzztime=10s) races Go's fuzz
 # coordinator deadline on a loaded 2-core machine (golang/go#75804).
 FUZZTIME    ?= 20000x
+FUZZLONG    ?= 1h
+SOAK_MINUTES ?= 30
 FUZZ_TARGETS := \
 	./internal/policy:FuzzParseAnnotation \
 	./webhook:FuzzMutate \
@@ -56,6 +58,15 @@ fuzz: ## run every fuzz target for a bounded number of executions
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
 	  $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) -parallel=1 $$pkg; done
+
+.PHONY: fuzz-long
+fuzz-long: ## every fuzz target for FUZZLONG each (default 1h; not part of make test)
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZLONG)
+
+.PHONY: soak
+soak: ## pod churn on the e2e cluster for SOAK_MINUTES (default 30; needs cluster-up + deploy; not part of make test)
+	@mkdir -p _out
+	$(GO) test -tags e2e -count=1 -timeout $$(( $(SOAK_MINUTES) + 20 ))m -v ./e2e/ -run '^TestSoak$$' -args -kubeconfig=$(KUBECONFIG_E2E) -soak=$(SOAK_MINUTES)m 2>&1 | tee _out/soak.log
 
 .PHONY: cluster-up
 cluster-up: ## local kind cluster "hdscale" (offline node image if needed) + metrics-server

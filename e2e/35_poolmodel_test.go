@@ -79,78 +79,133 @@ func TestPoolModel(t *testing.T) {
 		}
 	})
 
-	g.step(t, "every pool node cordoned: a per-node pod is admitted unsized, placed once a node is uncordoned", func(t *testing.T) {
-		ns := newNamespace(t, "pool-empty", patternLabels(policy.PerNode), nsOptions{waitGone: true})
+	// Written out for the e2e pool: 3 nodes of 2 CPU, no DaemonSet requests.
+	g.step(t, "every pool node cordoned: a per-node pod is sized for their shape, waits, is placed once a node is uncordoned", func(t *testing.T) {
 		t.Cleanup(func() { setCordon(t, nodes, false) })
-		setCordon(t, nodes, true)
-
-		client, ws := warningClient(t)
-		probe := podFrom(ns, "probe", runtimeTemplate("probe"))
-		waitFor(t, time.Minute, "the webhook to see the cordoned pool", func(ctx context.Context) (bool, string, error) {
-			ws.take()
-			if _, err := client.CoreV1().Pods(ns).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
-				return false, "", err
-			}
-			got := ws.take()
-			return len(warningsMention(got, "has no usable node and no declared shape")) > 0, strings.Join(got, " | "), nil
+		testEmptyPool(t, emptyPoolCase{
+			prefix:  "pool-cordoned",
+			empty:   func() { setCordon(t, nodes, true) },
+			refill:  func() { setCordon(t, nodes[:1], false) },
+			warning: "pool runtime has no usable node; sized for its nodes' shape (2 CPU,",
+			detail:  "pool runtime: none of its 3 nodes is usable",
+			source:  policy.SizedFromPool, requestMilli: 2000, env: 5,
+			placedOn: nodes[0].Name,
 		})
+	})
+	g.step(t, "no node labelled for the pool (a node group scaled to zero): a per-node pod is admitted unsized, placed once nodes return", func(t *testing.T) {
+		t.Cleanup(func() { setPoolLabel(t, nodes, true) })
+		testEmptyPool(t, emptyPoolCase{
+			prefix:  "pool-zero",
+			empty:   func() { setPoolLabel(t, nodes, false) },
+			refill:  func() { setPoolLabel(t, nodes, true) },
+			warning: "pool runtime has no usable node and no declared shape: admitted unsized",
+			detail:  "pool runtime: no node is labelled hdscale.io/pool=runtime",
+			source:  policy.Unsized, requestMilli: 0, env: 3,
+		})
+	})
+}
 
-		pod := podFrom(ns, "rt", runtimeTemplate("rt"))
-		ctx, cancel := callContext(t)
-		created, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
-		cancel()
-		if err != nil {
-			t.Fatalf("creating the runtime pod: %v", err)
+// emptyPoolCase is a way of leaving the pool without a usable node and what
+// a per-node runtime pod created then gets.
+type emptyPoolCase struct {
+	prefix        string
+	empty, refill func()
+	// warning and detail are admission warnings the pod must get.
+	warning, detail string
+	source          policy.SizingSource
+	requestMilli    int64
+	// env is the number of env variables of the runtime container (3 of
+	// the template, plus WEB_CONCURRENCY and MAX_WORKERS when sized).
+	env int
+	// placedOn, when set, is the node the pod must land on after refill.
+	placedOn string
+}
+
+func testEmptyPool(t *testing.T, c emptyPoolCase) {
+	t.Helper()
+	ns := newNamespace(t, c.prefix, patternLabels(policy.PerNode), nsOptions{waitGone: true})
+	c.empty()
+	client, ws := warningClient(t)
+	probe := podFrom(ns, "probe", runtimeTemplate("probe"))
+	waitFor(t, time.Minute, "the webhook to see the empty pool", func(ctx context.Context) (bool, string, error) {
+		ws.take()
+		if _, err := client.CoreV1().Pods(ns).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}); err != nil {
+			return false, "", err
 		}
 		got := ws.take()
-		t.Logf("admission warnings: %q", got)
-		for _, want := range []string{"pool runtime has no usable node and no declared shape: admitted unsized",
-			"pool runtime: none of its 3 nodes is usable"} {
-			if len(warningsMention(got, want)) == 0 {
-				t.Errorf("warnings %q lack %q", got, want)
-			}
-		}
-		a, _, err := policy.ParseAnnotation(created.Annotations[policy.AnnotationPolicy])
-		if err != nil || a.SizedFrom != policy.Unsized {
-			t.Errorf("annotation %+v (%v), want sizedFrom unsized", a, err)
-		}
-		if c := runtimeContainer(created); c.Resources.Requests.Cpu().MilliValue() != 0 || len(c.Env) != 3 {
-			t.Errorf("unsized pod got resources %v or env %v", c.Resources, c.Env)
-		}
-		if created.Spec.NodeSelector[policy.NodePoolKey] != poolName || created.Spec.SchedulerName != schedulerName {
-			t.Errorf("placement not set: selector %v scheduler %q", created.Spec.NodeSelector, created.Spec.SchedulerName)
-		}
-		waitFor(t, time.Minute, "a FailedScheduling event while every pool node is cordoned", func(ctx context.Context) (bool, string, error) {
-			evs, err := podEvents(ctx, ns, "rt", "FailedScheduling")
-			if err != nil || len(evs) == 0 {
-				return false, "no event yet", err
-			}
-			return true, evs[len(evs)-1].Message, nil
-		})
-		if p := mustGetPod(t, ns, "rt"); podScheduled(p) {
-			t.Fatalf("pod placed on %s while every pool node is cordoned", p.Spec.NodeName)
-		}
-
-		setCordon(t, nodes[:1], false)
-		start := time.Now()
-		waitFor(t, time.Minute, "the pod to be placed on the uncordoned node", func(ctx context.Context) (bool, string, error) {
-			p, err := suite.client.CoreV1().Pods(ns).Get(ctx, "rt", metav1.GetOptions{})
-			if err != nil {
-				return false, "", err
-			}
-			return p.Spec.NodeName != "", p.Spec.NodeName, nil
-		})
-		delay := time.Since(start)
-		p := mustGetPod(t, ns, "rt")
-		if p.Spec.NodeName != nodes[0].Name {
-			t.Errorf("placed on %s, want the uncordoned %s", p.Spec.NodeName, nodes[0].Name)
-		}
-		t.Logf("placed on %s %.1fs after the uncordon", p.Spec.NodeName, delay.Seconds())
-		if delay > pendingMoveBound {
-			t.Errorf("placement took %.1fs after the uncordon, want at most %v", delay.Seconds(), pendingMoveBound)
-		}
-		deletePod(t, ns, "rt")
+		return len(warningsMention(got, c.warning)) > 0, strings.Join(got, " | "), nil
 	})
+
+	ctx, cancel := callContext(t)
+	created, err := client.CoreV1().Pods(ns).Create(ctx, podFrom(ns, "rt", runtimeTemplate("rt")), metav1.CreateOptions{})
+	cancel()
+	if err != nil {
+		t.Fatalf("creating the runtime pod: %v", err)
+	}
+	got := ws.take()
+	t.Logf("admission warnings: %q", got)
+	for _, want := range []string{c.warning, c.detail} {
+		if len(warningsMention(got, want)) == 0 {
+			t.Errorf("warnings %q lack %q", got, want)
+		}
+	}
+	a, _, err := policy.ParseAnnotation(created.Annotations[policy.AnnotationPolicy])
+	if err != nil || a.SizedFrom != c.source {
+		t.Errorf("annotation %+v (%v), want sizedFrom %s", a, err, c.source)
+	}
+	if rc := runtimeContainer(created); rc.Resources.Requests.Cpu().MilliValue() != c.requestMilli || len(rc.Env) != c.env {
+		t.Errorf("runtime container resources %v env %v, want request %dm and %d env variables", rc.Resources, rc.Env, c.requestMilli, c.env)
+	}
+	if created.Spec.NodeSelector[policy.NodePoolKey] != poolName || created.Spec.SchedulerName != schedulerName {
+		t.Errorf("placement not set: selector %v scheduler %q", created.Spec.NodeSelector, created.Spec.SchedulerName)
+	}
+	waitFor(t, time.Minute, "a FailedScheduling event while the pool is empty", func(ctx context.Context) (bool, string, error) {
+		evs, err := podEvents(ctx, ns, "rt", "FailedScheduling")
+		if err != nil || len(evs) == 0 {
+			return false, "no event yet", err
+		}
+		return true, evs[len(evs)-1].Message, nil
+	})
+	if p := mustGetPod(t, ns, "rt"); podScheduled(p) {
+		t.Fatalf("pod placed on %s while the pool is empty", p.Spec.NodeName)
+	}
+
+	c.refill()
+	start := time.Now()
+	waitFor(t, time.Minute, "the pod to be placed once the pool has a usable node", func(ctx context.Context) (bool, string, error) {
+		p, err := suite.client.CoreV1().Pods(ns).Get(ctx, "rt", metav1.GetOptions{})
+		if err != nil {
+			return false, "", err
+		}
+		return p.Spec.NodeName != "", p.Spec.NodeName, nil
+	})
+	delay := time.Since(start)
+	p := mustGetPod(t, ns, "rt")
+	if c.placedOn != "" && p.Spec.NodeName != c.placedOn {
+		t.Errorf("placed on %s, want %s", p.Spec.NodeName, c.placedOn)
+	}
+	t.Logf("placed on %s %.1fs after the pool had a usable node again", p.Spec.NodeName, delay.Seconds())
+	if delay > pendingMoveBound {
+		t.Errorf("placement took %.1fs, want at most %v", delay.Seconds(), pendingMoveBound)
+	}
+	deletePod(t, ns, "rt")
+}
+
+// setPoolLabel puts the pool label on nodes, or takes it off (their taint
+// stays: the nodes are neither pool members nor open to other pods).
+func setPoolLabel(t *testing.T, nodes []poolNode, labelled bool) {
+	t.Helper()
+	ctx, cancel := callContext(t)
+	defer cancel()
+	patch := fmt.Sprintf(`{"metadata":{"labels":{%q:%q}}}`, policy.NodePoolKey, poolName)
+	if !labelled {
+		patch = fmt.Sprintf(`{"metadata":{"labels":{%q:null}}}`, policy.NodePoolKey)
+	}
+	for _, n := range nodes {
+		if _, err := suite.client.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Errorf("setting the pool label of %s (%v): %v", n.Name, labelled, err)
+		}
+	}
 }
 
 // setCordon sets spec.unschedulable of nodes.

@@ -313,3 +313,26 @@ func webhookMetric(ctx context.Context, name string) (float64, error) {
 	}
 	return v, nil
 }
+
+// webhookSeries scrapes /metrics of every running webhook pod and sums each
+// series over them.
+func webhookSeries(ctx context.Context) (map[string]float64, error) {
+	pods, err := suite.client.CoreV1().Pods(systemNamespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/component=webhook"})
+	if err != nil {
+		return nil, err
+	}
+	sum := map[string]float64{}
+	for _, p := range pods.Items {
+		if p.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		b, err := proxyGet(ctx, p.Namespace, p.Name, "8081", "/metrics", nil)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range parsePrometheusText(string(b)) {
+			sum[k] += v
+		}
+	}
+	return sum, nil
+}

@@ -227,7 +227,7 @@ func (c *evalCtx) check(ev *nodeEval) {
 		return
 	}
 	ev.Cap = int32(min(c.pod.Placement.Pattern.MaxPerNode(h.cpu, c.pod.RequestMilli), math.MaxInt32))
-	if ev.Cap <= 0 {
+	if ev.Cap <= 0 || c.pod.RequestMilli > h.cpu {
 		ev.Verdict, ev.Reason = vUnresolvable, rTooSmall
 		return
 	}
@@ -277,7 +277,7 @@ func (c *evalCtx) shapeText() string {
 		return fmt.Sprintf("hdscale: pool %q has no usable node of its reference shape", pl.Pool)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "hdscale: node is not of pool %q's reference shape (%s, %d nodes; tolerance %g%%) and gets no replicas; outliers:",
+	fmt.Fprintf(&b, "hdscale: node is not of pool %q's reference shape (%s, %d usable members; tolerance %g%%) and gets no replicas; outliers:",
 		pl.Pool, c.pool.Ref, c.pool.Members, c.tol*100)
 	for i, n := range c.pool.Outliers {
 		if i == 5 {

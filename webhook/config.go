@@ -31,7 +31,7 @@ type Config struct {
 	// PodLabels makes a pod carrying all of these labels a runtime pod.
 	PodLabels map[string]string `json:"podLabels"`
 	// Pools declares, per pool name, the node shape runtime pods are sized
-	// for while the pool has no usable node (all cordoned, or a node group
+	// for while no node of the pool counts for its shape (a node group
 	// scaled to zero): with it, Pending pods ask for the right size and a
 	// cluster autoscaler scales the group up for them. Real nodes always win.
 	Pools map[string]DeclaredPool `json:"pools,omitempty"`

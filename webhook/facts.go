@@ -49,7 +49,7 @@ func describePool(name string, p *pool.Pool) string {
 	switch {
 	case p == nil:
 		return fmt.Sprintf("pool %s: no node is labelled %s=%s", name, policy.NodePoolKey, name)
-	case !p.HasRef:
+	case p.Members == 0 && len(p.Outliers) == 0:
 		return fmt.Sprintf("pool %s: none of its %d nodes is usable (%s)", name, p.Nodes, describeNodes(p.Unusable, 3))
 	}
 	s := fmt.Sprintf("pool %s: %d nodes of %s", name, p.Members, p.Ref)

@@ -45,10 +45,10 @@ var mixedPool = func() *pool.Pool {
 	return p
 }()
 
-// cordonedPool: two labelled nodes, both cordoned.
+// cordonedPool: two labelled 4-CPU nodes, both cordoned (maintenance).
 var cordonedPool = pool.Summarize([]pool.Node{
-	{Name: "c-a", Pool: "cordoned", Shape: pool.Shape{CPUMilli: 4000}, Unusable: pool.UnusableCordoned},
-	{Name: "c-b", Pool: "cordoned", Shape: pool.Shape{CPUMilli: 4000}, Unusable: pool.UnusableCordoned},
+	{Name: "c-a", Pool: "cordoned", Shape: pool.Shape{CPUMilli: 4000, MemBytes: 16 << 30}, Unusable: pool.UnusableCordoned},
+	{Name: "c-b", Pool: "cordoned", Shape: pool.Shape{CPUMilli: 4000, MemBytes: 16 << 30}, Unusable: pool.UnusableCordoned},
 }, pool.DefaultShapeTolerance)["cordoned"]
 
 // Cluster fixtures of internal/pool/pooltest.

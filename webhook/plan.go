@@ -109,7 +109,7 @@ func Plan(in PlanInput) Decision {
 	}
 
 	d.Warnings = append(d.Warnings, poolWarnings(ns, in.Pool, s)...)
-	if in.Pool == nil || !in.Pool.HasRef || len(in.Pool.Outliers) > 0 {
+	if in.Pool == nil || in.Pool.Members == 0 || len(in.Pool.Outliers) > 0 {
 		d.AuditAnnotations["pool"] = describePool(ns.Pool, in.Pool) + poolDetail(in.Pool)
 	}
 	if prev.ok && prev.ann.LabelsHash != ns.LabelsHash {
@@ -195,6 +195,10 @@ func poolWarnings(ns policy.Namespace, p *pool.Pool, s policy.Sizing) []string {
 			w = append(w, fmt.Sprintf("hdscale: pool %s has no usable node; the pod stays Pending until one is", ns.Pool))
 		}
 		return append(w, "hdscale: "+describePool(ns.Pool, p))
+	}
+	if p.Members == 0 {
+		w = append(w, fmt.Sprintf("hdscale: pool %s has no usable node; sized for its nodes' shape (%s); Pending until one is usable", ns.Pool, p.Ref),
+			"hdscale: "+describePool(ns.Pool, p))
 	}
 	if len(p.Outliers) > 0 {
 		w = append(w, fmt.Sprintf("hdscale: pool %s: sized for its %d nodes of %s; %d node(s) of other shapes get no replicas",

@@ -125,12 +125,23 @@ func TestMatchLabelsOnlyKeepsSizedContainer(t *testing.T) {
 	}
 }
 
-// With no usable pool node and nothing declared, whole-node pods get their
-// placement but no size, and say so; per-core pods are sized anyway.
+// A pool cordoned for maintenance keeps its shape: pods are sized for it,
+// warned, and wait. With no node labelled at all (a node group scaled to
+// zero) and nothing declared, whole-node pods get their placement but no
+// size, and say so; per-core pods are sized anyway.
 func TestPlanEmptyPool(t *testing.T) {
 	t.Parallel()
-	labels := nsLabels(policy.LabelPattern, "per-node", policy.LabelPool, "cordoned")
-	d := plan(t, runtimePod(), labels, cordonedPool)
+	cordonedLabels := nsLabels(policy.LabelPattern, "per-node", policy.LabelPool, "cordoned")
+	dc := plan(t, runtimePod(), cordonedLabels, cordonedPool)
+	if dc.Sizing.Source != policy.SizedFromPool || dc.Sizing.NodeCPUMilli != 4000 {
+		t.Errorf("cordoned pool: sizing %+v, want sized for its 4-CPU nodes", dc.Sizing)
+	}
+	if !strings.Contains(dc.AuditAnnotations["pool"], "unusable: c-a cordoned, c-b cordoned") {
+		t.Errorf("audit annotation pool = %q", dc.AuditAnnotations["pool"])
+	}
+
+	labels := nsLabels(policy.LabelPattern, "per-node", policy.LabelPool, "scaled")
+	d := plan(t, runtimePod(), labels, nil)
 	if d.Deny != "" || !d.Modified {
 		t.Fatalf("deny %q modified %v", d.Deny, d.Modified)
 	}
@@ -141,38 +152,32 @@ func TestPlanEmptyPool(t *testing.T) {
 	if _, ok := envValue(&c, EnvWebConcurrency); ok {
 		t.Error("unsized pod got WEB_CONCURRENCY")
 	}
-	if d.Pod.Spec.NodeSelector[policy.NodePoolKey] != "cordoned" || d.Pod.Spec.SchedulerName != DefaultSchedulerName || len(d.Pod.Spec.Tolerations) != 1 {
+	if d.Pod.Spec.NodeSelector[policy.NodePoolKey] != "scaled" || d.Pod.Spec.SchedulerName != DefaultSchedulerName || len(d.Pod.Spec.Tolerations) != 1 {
 		t.Errorf("placement not set: %+v", d.Pod.Spec)
 	}
 	a, pl, err := policy.ParseAnnotation(d.Pod.Annotations[policy.AnnotationPolicy])
 	if err != nil || a.SizedFrom != policy.Unsized || pl.CPURequestMilli != 0 {
 		t.Errorf("annotation %+v, %v", a, err)
 	}
-	for _, w := range []string{"pool cordoned has no usable node and no declared shape: admitted unsized",
-		"pool cordoned: none of its 2 nodes is usable (c-a cordoned, c-b cordoned)"} {
+	for _, w := range []string{"pool scaled has no usable node and no declared shape: admitted unsized",
+		"pool scaled: no node is labelled hdscale.io/pool=scaled"} {
 		if !containsSubstring(d.Warnings, w) {
 			t.Errorf("warnings %q lack %q", d.Warnings, w)
 		}
 	}
-	if !strings.Contains(d.AuditAnnotations["pool"], "unusable: c-a cordoned, c-b cordoned") {
-		t.Errorf("audit annotation pool = %q", d.AuditAnnotations["pool"])
-	}
-	if again := plan(t, d.Pod, labels, cordonedPool); again.Modified {
+	if again := plan(t, d.Pod, labels, nil); again.Modified {
 		t.Errorf("re-planning the unsized pod changes it: %+v", again.Changes)
 	}
-	// Once the pool has a usable node again, a re-created pod is sized.
+	// Once the pool has nodes again, a re-created pod is sized.
 	if d2 := plan(t, runtimePod(), labels, testPool); d2.Sizing.Source != policy.SizedFromPool {
 		t.Errorf("with nodes: %+v", d2.Sizing)
 	}
 
-	pc := plan(t, runtimePod(), nsLabels(policy.LabelPattern, "per-core", policy.LabelPool, "cordoned"), cordonedPool)
+	pc := plan(t, runtimePod(), nsLabels(policy.LabelPattern, "per-core", policy.LabelPool, "scaled"), nil)
 	if got := cpu(pc.Pod.Spec.Containers[0].Resources.Requests); got != "1" || pc.Sizing.Source != policy.SizedFromPattern {
 		t.Errorf("per-core in an empty pool: request %s, source %s", got, pc.Sizing.Source)
 	}
-	if !containsSubstring(pc.Warnings, "pool cordoned has no usable node; the pod stays Pending until one is") {
+	if !containsSubstring(pc.Warnings, "pool scaled has no usable node; the pod stays Pending until one is") {
 		t.Errorf("per-core warnings %q", pc.Warnings)
-	}
-	if none := plan(t, runtimePod(), nsLabels(policy.LabelPattern, "per-node", policy.LabelPool, "nowhere"), nil); !containsSubstring(none.Warnings, "pool nowhere: no node is labelled hdscale.io/pool=nowhere") {
-		t.Errorf("no labelled node: warnings %q", none.Warnings)
 	}
 }

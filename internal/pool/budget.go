@@ -10,11 +10,12 @@ import (
 // runtime is sized from in pool p (nil: no node carries the pool label):
 //
 //   - the pool's reference shape and what DaemonSets reserve on its members,
-//     when the pool has a usable node (policy.SizedFromPool);
+//     when the pool has a node that counts for its shape, usable or not: a
+//     pool cordoned for maintenance still has its shape
+//     (policy.SizedFromPool);
 //   - otherwise the node CPU the admin declared for the pool (declaredCPU
-//     > 0, policy.SizedFromDeclared): a cordoned pool or a node group scaled
-//     to zero still gets pods that ask for the right size, so an autoscaler
-//     scales up for them;
+//     > 0, policy.SizedFromDeclared): a node group scaled to zero still gets
+//     pods that ask for the right size, so an autoscaler scales up for them;
 //   - otherwise no node CPU (policy.Size leaves whole-node pods unsized).
 //
 // The pod's other requests (sidecars, native sidecars, init, overhead)

@@ -16,9 +16,13 @@ type Pool struct {
 	// Nodes counts the labelled nodes, Usable the usable ones.
 	Nodes  int `json:"nodes"`
 	Usable int `json:"usable"`
-	// Ref is the reference shape of the usable nodes (HasRef is false when
-	// none is usable) and Members counts the usable nodes within Tolerance
-	// of it: the nodes runtime replicas are sized for and placed on.
+	// Ref is the reference shape of the pool's nodes: those not being
+	// deleted and with allocatable CPU, usable or not, so cordoning or
+	// losing a node for a while (a drain, a NotReady spell) never changes
+	// what the pool's pods are sized for. HasRef is false when there is no
+	// such node (no node labelled, or a node group scaled to zero). Members
+	// counts the usable nodes within Tolerance of it: the nodes runtime
+	// replicas are placed on.
 	Ref       Shape   `json:"referenceShape"`
 	HasRef    bool    `json:"hasReference"`
 	Members   int     `json:"members"`
@@ -40,7 +44,8 @@ func (p *Pool) Member(n Node) bool {
 }
 
 // Summarize groups nodes by their hdscale.io/pool label and computes each
-// pool's usable nodes, reference shape, members and outliers.
+// pool's usable nodes, reference shape (over the nodes that count for the
+// shape, see Pool.Ref), members and outliers.
 func Summarize(nodes []Node, tol float64) map[string]*Pool {
 	pools := map[string]*Pool{}
 	shapes := map[string][]Shape{}
@@ -55,22 +60,31 @@ func Summarize(nodes []Node, tol float64) map[string]*Pool {
 			pools[n.Pool] = p
 		}
 		p.Nodes++
+		if n.Unusable != UnusableDeleting && n.Unusable != UnusableNoCPU {
+			shapes[n.Pool] = append(shapes[n.Pool], n.Shape)
+		}
 		if !n.Usable() {
 			p.Unusable = append(p.Unusable, *n)
 			continue
 		}
 		p.Usable++
-		shapes[n.Pool] = append(shapes[n.Pool], n.Shape)
 	}
 	for name, p := range pools {
-		p.Ref, p.Members, p.HasRef = ReferenceShape(shapes[name], tol)
-		if p.Members < p.Usable {
-			for i := range nodes {
-				if n := &nodes[i]; n.Pool == name && n.Usable() && !p.Member(*n) {
-					p.Outliers = append(p.Outliers, *n)
-				}
-			}
+		p.Ref, _, p.HasRef = ReferenceShape(shapes[name], tol)
+	}
+	for i := range nodes {
+		n := &nodes[i]
+		p := pools[n.Pool]
+		if p == nil || !n.Usable() {
+			continue
 		}
+		if p.Member(*n) {
+			p.Members++
+		} else {
+			p.Outliers = append(p.Outliers, *n)
+		}
+	}
+	for _, p := range pools {
 		slices.SortFunc(p.Outliers, byName)
 		slices.SortFunc(p.Unusable, byName)
 	}
