@@ -79,8 +79,10 @@ func (e *Extender) Serve(ctx context.Context, kube kubernetes.Interface, src Met
 		srv *http.Server
 		ln  net.Listener
 	}{
-		{&http.Server{Handler: e.Handler(), ReadHeaderTimeout: 5 * time.Second}, ln},
-		{&http.Server{Handler: serving.Recover(e.log, e.m.panics, hmux), ReadHeaderTimeout: 5 * time.Second}, healthLn},
+		// kube-scheduler waits at most its extender httpTimeout for an answer.
+		{serving.NewServer(e.Handler(), 30*time.Second), ln},
+		// /debug/pprof/profile runs for 30 s by default: leave room.
+		{serving.NewServer(serving.Recover(e.log, e.m.panics, hmux), 90*time.Second), healthLn},
 	}
 	errc := make(chan error, len(servers))
 	for _, s := range servers {

@@ -184,13 +184,7 @@ func Run(ctx context.Context, opts Options, client kubernetes.Interface, log log
 }
 
 func newHTTPServer(h http.Handler, tlsCfg *tls.Config) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		TLSConfig:         tlsCfg,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-	}
+	s := serving.NewServer(h, 30*time.Second)
+	s.TLSConfig = tlsCfg
+	return s
 }
