@@ -38,6 +38,11 @@ run_pattern() {
     kubectl -n "$ns" get events --sort-by=.lastTimestamp | tail -20
     die "demo $pattern: replicas did not become ready"
   fi
+  # The rollout is complete once the new replicas are available; the old
+  # ones may still be shutting down (the runtime drains running executions):
+  # show the table once only the new ones are left.
+  wait_until 120 "$ns: old replicas gone" bash -c \
+    "[ \"\$(kubectl -n $ns get pods --no-headers | wc -l)\" -eq $replicas ]"
   { echo "# pattern $pattern (namespace $ns)"; kubectl -n "$ns" get pods -o custom-columns="$cols" --sort-by=.spec.nodeName; echo; } >>"$table"
 }
 
