@@ -51,6 +51,13 @@ stop_pattern() {
   wait_until 120 "demo-$1 to scale to 0" bash -c "[ -z \"\$(kubectl -n demo-$1 get pods -o name)\" ]"
 }
 
+# A demo left running by an earlier `make demo` holds the pool: stop it first.
+for p in per-core per-node-single per-node; do
+  if kubectl get namespace "demo-$p" >/dev/null 2>&1 && kubectl -n "demo-$p" get deploy/hetida-designer-runtime >/dev/null 2>&1; then
+    stop_pattern "$p"
+  fi
+done
+
 # per-core: one replica per core of every pool node, i.e. the pool's capacity.
 cores=$(kubectl get nodes -l hdscale.io/pool=runtime -o jsonpath='{range .items[*]}{.status.allocatable.cpu}{"\n"}{end}' |
   awk '{ if ($1 ~ /m$/) { sub(/m$/, "", $1); c = int($1 / 1000) } else c = int($1); s += c } END { print s }')
