@@ -136,33 +136,54 @@ func namespaceGone(ns string) check {
 	}
 }
 
-// sweepStaleNamespaces deletes namespaces an aborted earlier run left behind
-// and waits until they are gone, so their pods do not occupy the pool.
+// demoLabel marks the namespaces of `make demo` (e2e/tools/demo.sh), whose
+// runtime replicas fill the pool.
+const demoLabel = "hdscale-demo"
+
+// staleSelectors select the namespaces an earlier run or `make demo` left.
+var staleSelectors = []string{e2eLabel + "=true", demoLabel + "=true"}
+
+// listStale lists the namespaces of every staleSelectors.
+func (e *suiteEnv) listStale(ctx context.Context) ([]corev1.Namespace, error) {
+	var out []corev1.Namespace
+	for _, sel := range staleSelectors {
+		l, err := e.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l.Items...)
+	}
+	return out, nil
+}
+
+// sweepStaleNamespaces deletes namespaces an aborted earlier run (or a
+// `make demo`) left behind and waits until they are gone, so their pods do
+// not occupy the pool.
 func (e *suiteEnv) sweepStaleNamespaces(ctx context.Context) error {
-	list, err := e.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: e2eLabel + "=true"})
+	items, err := e.listStale(ctx)
 	if err != nil {
 		return fmt.Errorf("listing stale e2e namespaces: %w", err)
 	}
-	if len(list.Items) == 0 {
+	if len(items) == 0 {
 		return nil
 	}
 	var names []string
 	zero := int64(0)
-	for _, ns := range list.Items {
+	for _, ns := range items {
 		names = append(names, ns.Name)
 		_ = e.client.CoreV1().Pods(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{})
 		if err := e.client.CoreV1().Namespaces().Delete(ctx, ns.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return fmt.Errorf("deleting stale namespace %s: %w", ns.Name, err)
 		}
 	}
-	fmt.Printf("e2e: deleting namespaces left by an earlier run: %s\n", strings.Join(names, ", "))
+	fmt.Printf("e2e: deleting namespaces left by an earlier run or make demo: %s\n", strings.Join(names, ", "))
 	_, err = poll(ctx, time.Second, namespaceGoneTimeout, "stale e2e namespaces to be deleted", func(ctx context.Context) (bool, string, error) {
-		l, err := e.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: e2eLabel + "=true"})
+		items, err := e.listStale(ctx)
 		if err != nil {
 			return false, "", err
 		}
 		var left []string
-		for _, ns := range l.Items {
+		for _, ns := range items {
 			left = append(left, ns.Name)
 		}
 		return len(left) == 0, fmt.Sprintf("still there: %v", left), nil

@@ -24,7 +24,8 @@ run_pattern() {
   local pattern=$1 replicas=$2 ns="demo-$1"
   log "demo: namespace $ns, pattern $pattern, $replicas replicas"
   kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-  kubectl label namespace "$ns" --overwrite "hdscale.io/pattern=$pattern" >/dev/null
+  # hdscale-demo=true: the e2e suite deletes these namespaces before it runs.
+  kubectl label namespace "$ns" --overwrite "hdscale.io/pattern=$pattern" hdscale-demo=true >/dev/null
   sed "s#RUNTIME_IMAGE#$FAKE_RUNTIME_AS_HETIDA#" "$REPO_ROOT/e2e/demo/runtime-deployment.yaml" |
     kubectl -n "$ns" apply -f - >/dev/null
   kubectl -n "$ns" scale deploy/hetida-designer-runtime --replicas="$replicas" >/dev/null
