@@ -203,6 +203,21 @@ func (t *DriftTracker) loop(ctx context.Context) {
 	}
 }
 
+// PendingPods lists the cached pods of the scheduler that are not bound yet.
+func (t *DriftTracker) PendingPods() ([]*corev1.Pod, error) {
+	pods, err := t.pods.List(labels.Everything())
+	if err != nil {
+		return nil, fmt.Errorf("listing cached runtime pods: %w", err)
+	}
+	out := pods[:0:0]
+	for _, p := range pods {
+		if p.Spec.NodeName == "" {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
 // Recompute lists the cached runtime pods, finds their drift and updates the
 // gauges. It is safe for concurrent use.
 func (t *DriftTracker) Recompute() error {

@@ -51,6 +51,10 @@ type SchedulerWatch struct {
 	recorder events.EventRecorder
 	emitted  prometheus.Counter
 
+	// Pending lists the scheduler's unbound pods from a cache (the drift
+	// tracker's pod informer): an outage costs no extra API reads.
+	Pending func() ([]*corev1.Pod, error)
+
 	mu     sync.Mutex
 	warned map[types.UID]bool
 }
@@ -169,9 +173,10 @@ func (w *SchedulerWatch) emitOnce(ctx context.Context) error {
 		w.mu.Unlock()
 		return nil
 	}
-	sel := fields.AndSelectors(fields.OneTermEqualSelector("spec.schedulerName", w.schedulerName),
-		fields.OneTermEqualSelector("spec.nodeName", "")).String()
-	pods, err := w.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: sel})
+	if w.Pending == nil {
+		return errors.New("webhook: SchedulerWatch.Pending is not set")
+	}
+	pods, err := w.Pending()
 	if err != nil {
 		return fmt.Errorf("listing Pending pods of %s: %w", w.schedulerName, err)
 	}
@@ -179,8 +184,7 @@ func (w *SchedulerWatch) emitOnce(ctx context.Context) error {
 		"(kubectl -n %s get pods,lease; metric hdscale_scheduler_live)", w.schedulerName, s.Describe(w.LeaseName()), w.namespace)
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for i := range pods.Items {
-		p := &pods.Items[i]
+	for _, p := range pods {
 		if w.warned[p.UID] || p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodPending {
 			continue
 		}
@@ -188,7 +192,7 @@ func (w *SchedulerWatch) emitOnce(ctx context.Context) error {
 		w.warned[p.UID] = true
 		w.emitted.Inc()
 	}
-	w.log.Info("hdscale-scheduler is down", "lease", w.LeaseName(), "status", s.Describe(w.LeaseName()), "pendingPods", len(pods.Items))
+	w.log.Info("hdscale-scheduler is down", "lease", w.LeaseName(), "status", s.Describe(w.LeaseName()), "pendingPods", len(pods))
 	return nil
 }
 

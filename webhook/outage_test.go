@@ -86,6 +86,9 @@ func TestSchedulerWatchOutage(t *testing.T) {
 	}
 	rec := events.NewFakeRecorder(10)
 	w.recorder = rec
+	w.Pending = func() ([]*corev1.Pod, error) {
+		return []*corev1.Pod{pendingRuntimePod("a"), pendingRuntimePod("b")}, nil
+	}
 	if got := w.Warning(); !strings.Contains(got, "hdscale: no live hdscale-scheduler (leader lease renewed 1m0s ago): the pod stays Pending until it returns") ||
 		len(capWarning(got)) != len(got) {
 		t.Errorf("admission warning %q", got)
@@ -93,8 +96,6 @@ func TestSchedulerWatchOutage(t *testing.T) {
 	if err := w.emitOnce(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	// The fake clientset ignores field selectors: both pods are Pending pods
-	// of the scheduler anyway.
 	if len(rec.Events) != 2 {
 		t.Fatalf("%d events, want 2", len(rec.Events))
 	}

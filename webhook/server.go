@@ -111,6 +111,7 @@ func Run(ctx context.Context, opts Options, client kubernetes.Interface, log log
 			return err
 		}
 		mut.SchedulerWarning = sw.Warning
+		sw.Pending = drifts.PendingPods
 	}
 
 	var lc net.ListenConfig
