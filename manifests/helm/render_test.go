@@ -102,6 +102,11 @@ type rendered struct {
 // with values merged over values.yaml, validating them against
 // values.schema.json.
 func renderChart(values map[string]any) (rendered, error) {
+	return renderChartAt(values, kubeVersion)
+}
+
+// renderChartAt renders the chart for a cluster of version kubeVersion.
+func renderChartAt(values map[string]any, kubeVersion string) (rendered, error) {
 	ch, err := loader.Load(chartDir)
 	if err != nil {
 		return rendered{}, err
