@@ -101,6 +101,22 @@ check: ## the fast part of test (no cluster): vet, unit (race), bounded fuzz
 bench: ## benchmarks; results and commands in docs/benchmarks.md
 	bash $(TOOLS)/bench.sh
 
+# Helm chart (manifests/helm/hdscale) and release artefacts. The helm CLI is
+# built from the helm.sh/helm/v4 version go.mod pins, into ~/.cache/hdscale/bin.
+HELM_CHART := manifests/helm/hdscale
+
+.PHONY: helm
+helm: ## build the helm CLI (version pinned in go.mod) into ~/.cache/hdscale/bin; prints its path
+	@bash $(TOOLS)/helm.sh
+
+.PHONY: helm-lint
+helm-lint: ## helm lint --strict of the chart manifests/helm/hdscale
+	@helm=$$(bash $(TOOLS)/helm.sh) && $$helm lint --strict $(HELM_CHART)
+
+.PHONY: release
+release: ## dist/: hdscale-VERSION.yaml, chart hdscale-VERSION.tgz, SHA256SUMS (make release VERSION=x.y.z; RELEASE_IMAGES=1 adds image tarballs)
+	@bash $(TOOLS)/release.sh "$(VERSION)"
+
 .PHONY: clean
 clean:
 	rm -rf bin _out
