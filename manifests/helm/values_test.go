@@ -344,6 +344,8 @@ func TestChartRejectsBadValues(t *testing.T) {
 			[]string{"/webhook/podDisruptionBudget/minAvailable"}},
 		{"PDB blocking every drain", map[string]any{"webhook": map[string]any{"replicas": 1}},
 			[]string{"webhook.podDisruptionBudget.minAvailable (1) must be below webhook.replicas (1)"}},
+		{"creating a built-in priority class", map[string]any{"priorityClassName": "system-cluster-critical"},
+			[]string{"set priorityClass.create=false"}},
 		{"no runtime rule left", map[string]any{"runtimeRules": map[string]any{
 			"runtime": map[string]any{"images": []any{}, "env": []any{}}, "podLabels": map[string]any{"app.kubernetes.io/name": nil, "app.kubernetes.io/component": nil}}},
 			[]string{"runtime.images, runtime.env and podLabels are all empty"}},
