@@ -145,27 +145,96 @@ func (d *differ) compare(path string, chart, base any) {
 			d.report(path, chart, base)
 			return
 		}
-		n := max(len(c), len(b))
-		for i := 0; i < n; i++ {
-			p := fmt.Sprintf("%s[%d]", path, i)
-			if i < len(b) {
-				if name := str(at(b[i], "name")); name != "" {
-					p = fmt.Sprintf("%s[%d](%s)", path, i, name)
-				}
+		switch {
+		case scalars(c) && scalars(b):
+			// Flags, verbs, values: one entry with both lists reads best.
+			if !reflect.DeepEqual(c, b) {
+				d.report(path, c, b)
 			}
-			switch {
-			case i >= len(c):
-				d.report(p, absent{}, b[i])
-			case i >= len(b):
-				d.report(p, c[i], absent{})
-			default:
-				d.compare(p, c[i], b[i])
+		case named(c) && named(b):
+			d.compareNamed(path, c, b)
+		default:
+			for i := 0; i < max(len(c), len(b)); i++ {
+				p := fmt.Sprintf("%s[%d]", path, i)
+				switch {
+				case i >= len(c):
+					d.report(p, absent{}, b[i])
+				case i >= len(b):
+					d.report(p, c[i], absent{})
+				default:
+					d.compare(p, c[i], b[i])
+				}
 			}
 		}
 	default:
 		if !reflect.DeepEqual(chart, base) {
 			d.report(path, chart, base)
 		}
+	}
+}
+
+func scalars(l []any) bool {
+	for _, v := range l {
+		switch v.(type) {
+		case map[string]any, []any:
+			return false
+		}
+	}
+	return true
+}
+
+// named: every element is a map with a distinct, non-empty name (containers,
+// ports, env, volumes, webhooks, matchConditions, ...).
+func named(l []any) bool {
+	seen := map[string]bool{}
+	for _, v := range l {
+		n := str(at(v, "name"))
+		if _, ok := v.(map[string]any); !ok || n == "" || seen[n] {
+			return false
+		}
+		seen[n] = true
+	}
+	return len(l) > 0
+}
+
+// compareNamed matches list elements by name, then checks their order.
+func (d *differ) compareNamed(path string, chart, base []any) {
+	byName := map[string]any{}
+	var chartOrder, baseOrder []string
+	for _, v := range chart {
+		byName[str(at(v, "name"))] = v
+		chartOrder = append(chartOrder, str(at(v, "name")))
+	}
+	inBase := map[string]bool{}
+	for _, v := range base {
+		n := str(at(v, "name"))
+		inBase[n] = true
+		baseOrder = append(baseOrder, n)
+		p := fmt.Sprintf("%s[name=%s]", path, n)
+		if cv, ok := byName[n]; ok {
+			d.compare(p, cv, v)
+		} else {
+			d.report(p, absent{}, v)
+		}
+	}
+	common := func(order []string, keep func(string) bool) []string {
+		var out []string
+		for _, n := range order {
+			if keep(n) {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	for _, n := range chartOrder {
+		if !inBase[n] {
+			d.report(fmt.Sprintf("%s[name=%s]", path, n), byName[n], absent{})
+		}
+	}
+	co := common(chartOrder, func(n string) bool { return inBase[n] })
+	bo := common(baseOrder, func(n string) bool { _, ok := byName[n]; return ok })
+	if !reflect.DeepEqual(co, bo) {
+		d.report(path+" (order of names)", co, bo)
 	}
 }
 
@@ -298,6 +367,11 @@ webhooks:
   matchConditions:
   - name: c
     expression: "a &&\n  b == 'x  y'"
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w}
+items: [{name: a, v: 1}, {name: b}]
 `)
 	same := parse(`
 apiVersion: v1
@@ -328,6 +402,11 @@ webhooks:
   matchConditions:
   - name: c
     expression: "a && b == 'x  y'"
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w}
+items: [{name: a, v: 1}, {name: b}]
 `)
 	if diffs := diffObjects(same, base); len(diffs) > 0 {
 		t.Errorf("equal objects reported as different:\n%s", strings.Join(diffs, "\n"))
@@ -363,23 +442,31 @@ webhooks:
 apiVersion: v1
 kind: Service
 metadata: {name: s, namespace: ns}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w}
+items: [{name: b}, {name: a, v: 2}, {name: c}]
 `)
 	got := strings.Join(diffObjects(other, base), "\n")
 	for _, want := range []string{
-		"ConfigMap ns/c (v1): data[webhook.yaml]:.runtime.images[0]",
+		"ConfigMap ns/c (v1): data[webhook.yaml]:.runtime.images\n      chart: [\"a/c\"]\n      base:  [\"a/b\"]",
 		"Deployment ns/d (apps/v1): spec.replicas\n      chart: 3\n      base:  2",
 		"spec.selector.matchLabels[helm.sh/chart]",
 		"spec.template.metadata.labels.extra",
-		"spec.template.spec.containers[0](c1).image\n      chart: \"i:2\"\n      base:  \"i:1\"",
-		"spec.template.spec.containers[0](c1).args[1]\n      chart: (absent)\n      base:  \"b\"",
-		"webhooks[0](w).matchConditions[0](c).expression",
+		"spec.template.spec.containers[name=c1].image\n      chart: \"i:2\"\n      base:  \"i:1\"",
+		"spec.template.spec.containers[name=c1].args\n      chart: [\"a\"]\n      base:  [\"a\",\"b\"]",
+		"webhooks[name=w].matchConditions[name=c].expression",
 		"Service ns/s (v1): rendered by the chart, not in the base",
+		"Widget w (example.com/v1): items[name=a].v\n      chart: 2\n      base:  1",
+		"Widget w (example.com/v1): items[name=c]\n      chart: {\"name\":\"c\"}\n      base:  (absent)",
+		"Widget w (example.com/v1): items (order of names)\n      chart: [\"b\",\"a\"]\n      base:  [\"a\",\"b\"]",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("diff lacks %q; got:\n%s", want, got)
 		}
 	}
-	if diffs := diffObjects(objects{}, base); len(diffs) != 3 || !strings.Contains(diffs[0], "not rendered by the chart") {
+	if diffs := diffObjects(objects{}, base); len(diffs) != 4 || !strings.Contains(diffs[0], "not rendered by the chart") {
 		t.Errorf("missing objects: %v", diffs)
 	}
 }
