@@ -11,7 +11,7 @@ KUBECONFIG_E2E := $(CURDIR)/.cluster/kubeconfig
 # Count-based fuzz budgets: a duration (-fuzztime=10s) races Go's fuzz
 # coordinator deadline on a loaded 2-core machine (golang/go#75804).
 FUZZTIME    ?= 20000x
-FUZZLONG    ?= 1h
+FUZZLONG    ?= 10000000x
 SOAK_MINUTES ?= 30
 FUZZ_TARGETS := \
 	./internal/policy:FuzzParseAnnotation \
@@ -19,7 +19,11 @@ FUZZ_TARGETS := \
 	./webhook:FuzzImageRepository \
 	./webhook:FuzzDecodePod \
 	./webhook:FuzzMatchConditions \
-	./extender:FuzzDecodeArgs
+	./webhook:FuzzValidateNamespace \
+	./webhook:FuzzParseConfig \
+	./extender:FuzzDecodeArgs \
+	./extender:FuzzDecide \
+	./certs:FuzzDecodeSecret
 TOOLS := e2e/tools
 
 .PHONY: help
@@ -28,7 +32,7 @@ help: ## show the targets
 
 .PHONY: build
 build: ## build the static binaries into bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/ ./cmd/webhook ./cmd/extender ./cmd/kubectl-hdscale ./e2e/fakeruntime
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/ ./cmd/webhook ./cmd/extender ./cmd/kubectl-hdscale ./e2e/fakeruntime ./e2e/probe
 
 .PHONY: plugin
 plugin: ## install the kubectl plugin (kubectl hdscale) into $(GOBIN) or ~/go/bin
@@ -60,8 +64,18 @@ fuzz: ## run every fuzz target for a bounded number of executions
 	  $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) -parallel=1 $$pkg; done
 
 .PHONY: fuzz-long
-fuzz-long: ## every fuzz target for FUZZLONG each (default 1h; not part of make test)
-	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZLONG)
+fuzz-long: ## every fuzz target for FUZZLONG executions each (default 10000000x), summaries in _out/fuzz-long.log (not part of make test)
+	@mkdir -p _out/fuzz-long; log=_out/fuzz-long.log; failed=0; \
+	echo "# make fuzz-long FUZZLONG=$(FUZZLONG), $$(date -u +%FT%TZ), $$($(GO) version); seconds are wall time incl. build" | tee -a $$log; \
+	printf '%-36s %11s %7s %8s %8s  %s\n' target execs seconds execs/s new result | tee -a $$log; \
+	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; out=_out/fuzz-long/$$fn.log; start=$$(date +%s); rc=0; \
+	  $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZLONG) -parallel=1 $$pkg >$$out 2>&1 || rc=$$?; \
+	  secs=$$(( $$(date +%s) - start )); last=$$(grep '^fuzz: elapsed' $$out | tail -n 1 || true); \
+	  execs=$$(sed -n 's/.*execs: \([0-9]*\).*/\1/p' <<<"$$last"); new=$$(sed -n 's/.*new interesting: \([0-9]*\).*/\1/p' <<<"$$last"); \
+	  result=ok; if [ $$rc -ne 0 ]; then failed=1; \
+	    result="FAIL $$(grep -m 1 -o 'Failing input written to .*' $$out || grep -m 1 -e '--- FAIL' -e 'panic:' $$out || echo "exit $$rc")"; fi; \
+	  printf '%-36s %11s %7s %8s %8s  %s (output: %s)\n' "$$t" "$${execs:-0}" "$$secs" "$$(( $${execs:-0} / (secs > 0 ? secs : 1) ))" "$${new:-0}" "$$result" "$$out" | tee -a $$log; \
+	done; exit $$failed
 
 .PHONY: soak
 soak: ## pod churn on the e2e cluster for SOAK_MINUTES (default 30; needs cluster-up + deploy; not part of make test)
