@@ -294,7 +294,7 @@ func webhookMetric(ctx context.Context, name string) (float64, error) {
 		if p.Status.Phase != corev1.PodRunning {
 			continue
 		}
-		b, err := proxyGet(ctx, p.Namespace, p.Name, "8081", "/metrics", nil)
+		b, err := privateGet(ctx, p.Namespace, p.Name, webhookPrivatePort, "/metrics", nil)
 		if err != nil {
 			return 0, err
 		}
@@ -326,7 +326,7 @@ func webhookSeries(ctx context.Context) (map[string]float64, error) {
 		if p.Status.Phase != corev1.PodRunning {
 			continue
 		}
-		b, err := proxyGet(ctx, p.Namespace, p.Name, "8081", "/metrics", nil)
+		b, err := privateGet(ctx, p.Namespace, p.Name, webhookPrivatePort, "/metrics", nil)
 		if err != nil {
 			return nil, err
 		}

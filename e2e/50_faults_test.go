@@ -46,7 +46,7 @@ func TestFaults(t *testing.T) {
 	g.step(t, "re-applying the manifests keeps or repairs the caBundle", func(t *testing.T) {
 		testReapply(t)
 	})
-	g.step(t, "certificate rotation under a stream of pod creates: zero failures", func(t *testing.T) {
+	g.step(t, "certificate rotation run to its end under a stream of pod creates: zero failures", func(t *testing.T) {
 		testRotation(t, nodes)
 	})
 }
@@ -341,6 +341,9 @@ var rotationFlags = map[string]string{
 	"--cert-validity":        "10m50s",
 	"--ca-validity":          "11m20s",
 	"--ca-propagation-delay": "10s",
+	// Short, so that the rotation runs to its end (the old CA leaves the
+	// caBundles) while the stream runs.
+	"--ca-overlap": "20s",
 }
 
 func testRotation(t *testing.T, nodes []poolNode) {
@@ -384,9 +387,25 @@ func testRotation(t *testing.T, nodes []poolNode) {
 
 	obs := watchRotation(t)
 	st := startAdmissionStream(t, ns, e, 5)
-	waitForEvery(t, time.Second, 5*time.Minute, "a serving-certificate rotation and a CA rotation (switch to a new CA) under the stream",
+	var retired time.Time
+	waitForEvery(t, time.Second, 5*time.Minute, "a serving-certificate rotation and a CA rotation run to its end (the old CA gone from the caBundles) under the stream",
 		func(ctx context.Context) (bool, string, error) {
-			return obs.done() && st.admittedSince(obs.caSwitchedAt()) >= 25, obs.String() + "; " + st.String(), nil
+			if !obs.done() {
+				return false, obs.String() + "; " + st.String(), nil
+			}
+			bundles, err := caBundles(ctx)
+			if err != nil {
+				return false, "", err
+			}
+			only := true
+			for _, b := range bundles {
+				cas := parsePEMCerts(b)
+				only = only && len(cas) == 1 && serialOf(cas[0]) == obs.currentCA()
+			}
+			if only && retired.IsZero() {
+				retired = time.Now()
+			}
+			return only && st.admittedSince(retired) >= 25, fmt.Sprintf("%s; bundles only the new CA: %v; %s", obs, only, st), nil
 		})
 	st.stop()
 	t.Logf("rotation: %s; stream: %s", obs, st)
@@ -601,10 +620,11 @@ func (o *rotationObserver) done() bool {
 	return o.servingRotations >= 1 && o.caSwitches >= 1
 }
 
-func (o *rotationObserver) caSwitchedAt() time.Time {
+// currentCA is the serial of the signing CA last seen.
+func (o *rotationObserver) currentCA() string {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.switchedAt
+	return o.lastCA
 }
 
 func (o *rotationObserver) String() string {
@@ -704,6 +724,19 @@ func (s *admissionStream) failures() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.fails...)
+}
+
+// admissionFailures are the failures that involve a webhook: a denial, a
+// failed webhook call (failurePolicy Fail), or a pod admitted but not
+// mutated. The rest are the API server's own (down, restarting).
+func (s *admissionStream) admissionFailures() []string {
+	var out []string
+	for _, f := range s.failures() {
+		if strings.Contains(f, "webhook") || strings.Contains(f, "not mutated") {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // admittedSince counts the creates admitted after t (0 for a zero t).

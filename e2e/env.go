@@ -32,9 +32,12 @@ const (
 	tlsSecretName     = "hdscale-webhook-tls"
 	schedulerName     = "hdscale-scheduler"
 	extenderPort      = "8889"
-	runtimePort       = "8090"
-	runtimePortNumber = 8090
-	poolName          = "runtime"
+	// The private ports (/metrics, /explain: HTTPS, authenticated).
+	extenderPrivatePort = 8890
+	webhookPrivatePort  = 8444
+	runtimePort         = "8090"
+	runtimePortNumber   = 8090
+	poolName            = "runtime"
 	// e2eLabel marks every namespace the suite creates, so a later run can
 	// sweep what an aborted one left behind.
 	e2eLabel = "hdscale-e2e"

@@ -14,7 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// The extender's debugging endpoint and metrics (health port 8889).
+// The extender's debugging endpoint and metrics (private port 8890).
 const (
 	extenderExplainPath = "/explain"
 	extenderMetricsPath = "/metrics"
@@ -76,7 +76,7 @@ func extenderDecisions(ctx context.Context, ns, name string) ([]explainDecision,
 	}
 	var out []explainDecision
 	for _, sp := range pods {
-		b, err := proxyGet(ctx, sp.Namespace, sp.Name, extenderPort, extenderExplainPath,
+		b, err := privateGet(ctx, sp.Namespace, sp.Name, extenderPrivatePort, extenderExplainPath,
 			map[string]string{"pod": ns + "/" + name, "nodes": "-1", "limit": "5"})
 		if err != nil {
 			return nil, err
@@ -124,7 +124,7 @@ func extenderMetrics(ctx context.Context) (map[string]map[string]float64, error)
 	}
 	out := map[string]map[string]float64{}
 	for _, sp := range pods {
-		b, err := proxyGet(ctx, sp.Namespace, sp.Name, extenderPort, extenderMetricsPath, nil)
+		b, err := privateGet(ctx, sp.Namespace, sp.Name, extenderPrivatePort, extenderMetricsPath, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -223,7 +223,7 @@ func waitNoReservations(t *testing.T) {
 		}
 		var seen []string
 		for _, sp := range pods {
-			b, err := proxyGet(ctx, sp.Namespace, sp.Name, extenderPort, extenderExplainPath, map[string]string{"limit": "1", "nodes": "0"})
+			b, err := privateGet(ctx, sp.Namespace, sp.Name, extenderPrivatePort, extenderExplainPath, map[string]string{"limit": "1", "nodes": "0"})
 			if err != nil {
 				return false, "", err
 			}

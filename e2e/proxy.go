@@ -6,10 +6,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/hdscale/hdscale/internal/kube"
 )
 
 // proxyGet GETs path on port of pod ns/name through the API server's pod
@@ -18,6 +21,30 @@ func proxyGet(ctx context.Context, ns, name, port, path string, params map[strin
 	b, err := suite.client.CoreV1().Pods(ns).ProxyGet("http", name, port, path, params).DoRaw(ctx)
 	if err != nil {
 		return b, fmt.Errorf("GET %s on pod %s/%s:%s: %w (body %q)", path, ns, name, port, err, truncate(string(b), 300))
+	}
+	return b, nil
+}
+
+// privateGet GETs path (with params) on a private endpoint of pod ns/name:
+// a port-forward authenticated as the suite's kubeconfig user (the kind
+// admin's client certificate), which the pod checks with the API server.
+// The pod proxy cannot serve these: it forwards no credentials.
+func privateGet(ctx context.Context, ns, name string, port int, path string, params map[string]string) ([]byte, error) {
+	q := url.Values{}
+	for k, v := range params {
+		q.Set(k, v)
+	}
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	t, err := kube.OpenTunnel(ctx, suite.cfg, ns, name, port)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	b, err := t.Get(ctx, path)
+	if err != nil {
+		return b, fmt.Errorf("GET %s on pod %s/%s:%d: %w", path, ns, name, port, err)
 	}
 	return b, nil
 }

@@ -215,6 +215,21 @@ func (b *Builder) add(e *podEntry) {
 	b.boundDelta[e.f.UID] = true
 }
 
+// RuntimePods returns the runtime pods of group g counted on node.
+func (b *Builder) RuntimePods(node string, g groupKey) []podRef {
+	a := b.agg[node]
+	if a == nil {
+		return nil
+	}
+	var out []podRef
+	for _, e := range a.runtime {
+		if e.f.Group == g {
+			out = append(out, podRef{UID: e.f.UID, Namespace: e.f.Namespace, Name: e.f.Name, Node: node})
+		}
+	}
+	return out
+}
+
 func (b *Builder) remove(e *podEntry) {
 	delete(b.pods, e.f.UID)
 	b.dirtyNodes[e.f.Node] = struct{}{}

@@ -1,6 +1,7 @@
 package extender
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,10 @@ type Extender struct {
 	pods    podCache
 	// pollFailing is true while NodeMetrics polls fail.
 	pollFailing atomic.Bool
+	// audit checks the pods blocking a placement (nil: not audited; set
+	// by Serve) and auditCtx bounds its calls.
+	audit    *auditor
+	auditCtx context.Context
 }
 
 // New returns an Extender for valid opts, registering its metrics on reg.
@@ -146,6 +151,7 @@ func (e *Extender) decide(verb string, snap *Snapshot, pod *v1.Pod, evs []nodeEv
 			switch {
 			case passed == 0:
 				o.result = resultNone
+				e.auditBlockers(evs, pc.Group)
 			case o.winner >= 0:
 				o.result = resultPlaced
 			default:
@@ -214,4 +220,23 @@ func (e *Extender) decide(verb string, snap *Snapshot, pod *v1.Pod, evs []nodeEv
 		l.Info("placement decision", kv...)
 	}
 	return o
+}
+
+// auditBlockers starts an audit of the runtime pods counted on the nodes
+// that failed only for the per-node cap (see audit.go).
+func (e *Extender) auditBlockers(evs []nodeEval, g groupKey) {
+	if e.audit == nil {
+		return
+	}
+	var refs []podRef
+	e.store.mu.Lock()
+	for i := range evs {
+		if evs[i].Reason == rCap {
+			refs = append(refs, e.store.b.RuntimePods(evs[i].Name, g)...)
+		}
+	}
+	e.store.mu.Unlock()
+	if len(refs) > 0 {
+		e.audit.start(e.auditCtx, refs)
+	}
 }

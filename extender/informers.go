@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	hdkube "github.com/hdscale/hdscale/internal/kube"
 	"github.com/hdscale/hdscale/internal/policy"
 	"github.com/hdscale/hdscale/internal/pool"
 	v1 "k8s.io/api/core/v1"
@@ -18,10 +19,10 @@ import (
 // returns their HasSynced functions. Pods in phase Succeeded or Failed are
 // not watched (they hold no resources; leaving the selection is a delete).
 func (e *Extender) startInformers(ctx context.Context, kube kubernetes.Interface) []cache.InformerSynced {
-	nodes := coreinformers.NewNodeInformer(kube, 0, cache.Indexers{})
-	pods := coreinformers.NewFilteredPodInformer(kube, metav1.NamespaceAll, 0, cache.Indexers{}, func(o *metav1.ListOptions) {
+	nodes := coreinformers.NewFilteredNodeInformer(kube, 0, cache.Indexers{}, hdkube.CapWatch(hdkube.MaxWatch, nil))
+	pods := coreinformers.NewFilteredPodInformer(kube, metav1.NamespaceAll, 0, cache.Indexers{}, hdkube.CapWatch(hdkube.MaxWatch, func(o *metav1.ListOptions) {
 		o.FieldSelector = "status.phase!=" + string(v1.PodSucceeded) + ",status.phase!=" + string(v1.PodFailed)
-	})
+	}))
 	// SetTransform only fails once an informer has started.
 	_ = nodes.SetTransform(stripNode)
 	_ = pods.SetTransform(stripPod)

@@ -24,6 +24,7 @@ type metrics struct {
 	metricAge  prometheus.Histogram
 	errors     *prometheus.CounterVec
 	panics     prometheus.Counter
+	phantoms   prometheus.Counter
 	buildTime  prometheus.Histogram
 	staleNodes prometheus.GaugeFunc
 	resGauge   prometheus.GaugeFunc
@@ -51,6 +52,10 @@ func newMetrics(reg prometheus.Registerer, stale, reservations func() float64) (
 			Name: "hdscale_extender_errors_total",
 			Help: "Errors by reason (decode, encode, body_too_large, method, content_type, no_pod, unknown_node, invalid_pod, metrics_poll).",
 		}, []string{"reason"}),
+		phantoms: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hdscale_extender_phantom_pods_total",
+			Help: "Pods the informer cache still counted on a node at its per-node cap although the API server had them deleted, terminal or elsewhere (a watch that missed events); each was forgotten when it blocked a placement.",
+		}),
 		panics: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hdscale_extender_panics_total",
 			Help: "Panics recovered while serving a request.",
@@ -69,7 +74,7 @@ func newMetrics(reg prometheus.Registerer, stale, reservations func() float64) (
 			Help: "Unexpired reservations (predicted placements not yet seen bound).",
 		}, reservations),
 	}
-	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.metricAge, m.errors, m.panics, m.buildTime, m.staleNodes, m.resGauge} {
+	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.metricAge, m.errors, m.panics, m.phantoms, m.buildTime, m.staleNodes, m.resGauge} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"time"
 
 	"k8s.io/utils/clock"
 
 	"github.com/hdscale/hdscale/internal/pool"
+	"github.com/hdscale/hdscale/internal/serving"
 )
 
 // Options configure the extender.
@@ -16,8 +18,14 @@ type Options struct {
 	// ListenAddr serves the extender protocol (/filter, /prioritize). The
 	// extender runs as a sidecar of kube-scheduler, so it listens on loopback.
 	ListenAddr string
-	// HealthAddr serves /healthz, /readyz, /metrics and /explain.
+	// HealthAddr serves /healthz and /readyz (plain HTTP, for the kubelet).
 	HealthAddr string
+	// PrivateAddr serves /metrics, /explain and (with Profiling)
+	// /debug/pprof/, protected as Private says.
+	PrivateAddr string
+	// Private protects PrivateAddr (internal/access.NewPrivate); the zero
+	// value serves it openly and is valid on a loopback address only.
+	Private serving.Private
 	// MetricsInterval is how often NodeMetrics are polled from metrics.k8s.io.
 	MetricsInterval time.Duration
 	// MetricsMaxAge is the age beyond which a node's sample is stale and the
@@ -65,6 +73,7 @@ type Options struct {
 const (
 	DefaultListenAddr      = "127.0.0.1:8888"
 	DefaultHealthAddr      = ":8889"
+	DefaultPrivateAddr     = ":8890"
 	DefaultMetricsInterval = 15 * time.Second
 	DefaultShapeTolerance  = pool.DefaultShapeTolerance
 	DefaultReservationTTL  = 60 * time.Second
@@ -79,6 +88,7 @@ func Default() Options {
 	return Options{
 		ListenAddr:      DefaultListenAddr,
 		HealthAddr:      DefaultHealthAddr,
+		PrivateAddr:     DefaultPrivateAddr,
 		MetricsInterval: DefaultMetricsInterval,
 		ShapeTolerance:  DefaultShapeTolerance,
 		ReservationTTL:  DefaultReservationTTL,
@@ -100,13 +110,16 @@ func (o Options) MaxAge() time.Duration {
 // Validate reports every invalid option.
 func (o Options) Validate() error {
 	var errs []error
-	for _, a := range []struct{ name, addr string }{{"listen address", o.ListenAddr}, {"health address", o.HealthAddr}} {
+	addrs := []struct{ name, addr string }{{"listen address", o.ListenAddr}, {"health address", o.HealthAddr}, {"private address", o.PrivateAddr}}
+	for i, a := range addrs {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			errs = append(errs, fmt.Errorf("%s %q: must be host:port: %w", a.name, a.addr, err))
 		}
-	}
-	if o.ListenAddr != "" && o.ListenAddr == o.HealthAddr {
-		errs = append(errs, fmt.Errorf("listen and health addresses must differ (both %q)", o.ListenAddr))
+		for _, b := range addrs[:i] {
+			if a.addr != "" && a.addr == b.addr && !strings.HasSuffix(a.addr, ":0") {
+				errs = append(errs, fmt.Errorf("%s and %s must differ (both %q)", b.name, a.name, a.addr))
+			}
+		}
 	}
 	if o.MetricsInterval < time.Second {
 		errs = append(errs, fmt.Errorf("metrics interval %v: must be at least 1s", o.MetricsInterval))
@@ -136,4 +149,11 @@ func (o Options) Validate() error {
 		errs = append(errs, errors.New("clock: must be set (Default sets the real clock)"))
 	}
 	return errors.Join(errs...)
+}
+
+// ValidateServing reports options Run cannot serve: Validate's findings and
+// private endpoints that would be open beyond loopback. (New needs only
+// Validate: it serves nothing.)
+func (o Options) ValidateServing() error {
+	return errors.Join(o.Validate(), o.Private.Validate(o.PrivateAddr))
 }

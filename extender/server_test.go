@@ -44,11 +44,11 @@ func TestServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, hln := listen(t), listen(t)
+	ln, hln, pln := listen(t), listen(t), listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- e.Serve(ctx, kube, src, reg, ln, hln) }()
-	base, health := "http://"+ln.Addr().String(), "http://"+hln.Addr().String()
+	go func() { done <- e.Serve(ctx, kube, src, reg, Listeners{Protocol: ln, Health: hln, Private: pln}) }()
+	base, health, private := "http://"+ln.Addr().String(), "http://"+hln.Addr().String(), "http://"+pln.Addr().String()
 
 	waitFor(t, "readiness", func() bool { return status(health+"/readyz") == http.StatusOK })
 	waitFor(t, "the bound replica and the samples", func() bool {
@@ -102,7 +102,7 @@ func TestServe(t *testing.T) {
 		"/explain?pod=team/new": `"chosen": "r-2"`,
 		"/metrics":              `hdscale_extender_decisions_total{result="placed",verb="prioritize"} 1`,
 	} {
-		resp, err := http.Get(health + path)
+		resp, err := http.Get(private + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,6 +110,9 @@ func TestServe(t *testing.T) {
 		_ = resp.Body.Close()
 		if !strings.Contains(string(b), want) {
 			t.Errorf("%s lacks %q:\n%.2000s", path, want, b)
+		}
+		if status(health+path) != http.StatusNotFound {
+			t.Errorf("%s is served on the health listener; it must be private only", path)
 		}
 	}
 	cancel()
@@ -176,7 +179,7 @@ func TestRunRejectsBadOptionsAndAddresses(t *testing.T) {
 	taken := listen(t)
 	defer taken.Close()
 	o = Default()
-	o.ListenAddr, o.HealthAddr = taken.Addr().String(), "127.0.0.1:0"
+	o.ListenAddr, o.HealthAddr, o.PrivateAddr = taken.Addr().String(), "127.0.0.1:0", "127.0.0.1:0"
 	if err := Run(context.Background(), o, fake.NewClientset(), nil, logr.Discard(), serving.NewRegistry()); err == nil || !strings.Contains(err.Error(), "listening") {
 		t.Errorf("taken address: %v", err)
 	}

@@ -24,6 +24,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/hdscale/hdscale/internal/drift"
+	"github.com/hdscale/hdscale/internal/kube"
 	"github.com/hdscale/hdscale/internal/policy"
 	"github.com/hdscale/hdscale/internal/pool"
 )
@@ -123,7 +124,7 @@ func NewDriftTracker(client kubernetes.Interface, schedulerName string, namespac
 	selector := fields.OneTermEqualSelector("spec.schedulerName", schedulerName).String()
 	t := &DriftTracker{
 		factory: informers.NewSharedInformerFactoryWithOptions(client, 0,
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.FieldSelector = selector }),
+			informers.WithTweakListOptions(kube.CapWatch(kube.MaxWatch, func(o *metav1.ListOptions) { o.FieldSelector = selector })),
 			informers.WithTransform(slim)),
 		namespaces:    namespaces,
 		schedulerName: schedulerName,

@@ -23,6 +23,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/hdscale/hdscale/internal/kube"
 	"github.com/hdscale/hdscale/internal/policy"
 	"github.com/hdscale/hdscale/internal/pool"
 )
@@ -66,9 +67,10 @@ func NewInformers(client kubernetes.Interface, resync time.Duration, tolerance f
 		tolerance: tolerance,
 		log:       log.WithName("informers"),
 		metrics:   met,
-		factory:   informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(slim)),
-		dirty:     make(chan struct{}, 1),
-		first:     make(chan struct{}),
+		factory: informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(slim),
+			informers.WithTweakListOptions(kube.CapWatch(kube.MaxWatch, nil))),
+		dirty: make(chan struct{}, 1),
+		first: make(chan struct{}),
 	}
 	i.nsInformer = i.factory.Core().V1().Namespaces().Informer()
 	i.namespaces = i.factory.Core().V1().Namespaces().Lister()

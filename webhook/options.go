@@ -18,6 +18,7 @@ import (
 const (
 	DefaultListenAddr    = ":8443"
 	DefaultHealthAddr    = ":8081"
+	DefaultMetricsAddr   = ":8444"
 	DefaultSchedulerName = "hdscale-scheduler"
 )
 
@@ -25,8 +26,13 @@ const (
 type Options struct {
 	// ListenAddr is the HTTPS address of /mutate and /validate-namespace.
 	ListenAddr string
-	// HealthAddr is the plain-HTTP address of /healthz, /readyz and /metrics.
+	// HealthAddr is the plain-HTTP address of /healthz and /readyz.
 	HealthAddr string
+	// MetricsAddr is the address of /metrics, served as Private says.
+	MetricsAddr string
+	// Private protects MetricsAddr (internal/access.NewPrivate); the zero
+	// value serves it openly and is valid on a loopback address only.
+	Private serving.Private
 	// ConfigPath is the matching-rules YAML file ("" = DefaultConfig).
 	ConfigPath string
 	// Config, when set, is used instead of reading ConfigPath (tests, e2e).
@@ -58,9 +64,9 @@ type Options struct {
 	TLSConfig *tls.Config
 	// ReadyChecks are extra named /readyz checks (e.g. the TLS manager's).
 	ReadyChecks map[string]serving.Check
-	// Listening, when set, is called with the bound addresses once both
-	// listeners are open (useful with ":0" in tests).
-	Listening func(webhookAddr, healthAddr net.Addr)
+	// Listening, when set, is called with the bound addresses once every
+	// listener is open (useful with ":0" in tests).
+	Listening func(Addrs)
 	// Clock times requests (default: the real clock).
 	Clock clock.PassiveClock
 }
@@ -72,6 +78,9 @@ func (o *Options) Default() {
 	}
 	if o.HealthAddr == "" {
 		o.HealthAddr = DefaultHealthAddr
+	}
+	if o.MetricsAddr == "" {
+		o.MetricsAddr = DefaultMetricsAddr
 	}
 	if o.SchedulerName == "" {
 		o.SchedulerName = DefaultSchedulerName
@@ -88,13 +97,19 @@ func (o *Options) Default() {
 func (o Options) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("webhook options: "+format, args...)) }
-	for _, a := range []struct{ name, addr string }{{"ListenAddr", o.ListenAddr}, {"HealthAddr", o.HealthAddr}} {
+	addrs := []struct{ name, addr string }{{"ListenAddr", o.ListenAddr}, {"HealthAddr", o.HealthAddr}, {"MetricsAddr", o.MetricsAddr}}
+	for i, a := range addrs {
 		if _, port, err := net.SplitHostPort(a.addr); err != nil || port == "" {
 			bad("%s %q must be host:port (host may be empty)", a.name, a.addr)
 		}
+		for _, b := range addrs[:i] {
+			if a.addr == b.addr && !strings.HasSuffix(a.addr, ":0") {
+				bad("%s and %s are both %q", b.name, a.name, a.addr)
+			}
+		}
 	}
-	if o.ListenAddr == o.HealthAddr && !strings.HasSuffix(o.ListenAddr, ":0") {
-		bad("ListenAddr and HealthAddr are both %q", o.ListenAddr)
+	if err := o.Private.Validate(o.MetricsAddr); err != nil {
+		bad("%v", err)
 	}
 	if msgs := validation.IsDNS1123Subdomain(o.SchedulerName); len(msgs) > 0 {
 		bad("SchedulerName %q: %s", o.SchedulerName, strings.Join(msgs, "; "))
@@ -122,4 +137,9 @@ func (o Options) Validate() error {
 		bad("Clock is nil (call Default)")
 	}
 	return errors.Join(errs...)
+}
+
+// Addrs are the bound addresses of Run's listeners.
+type Addrs struct {
+	Webhook, Health, Metrics net.Addr
 }

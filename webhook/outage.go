@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/hdscale/hdscale/internal/kube"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -69,9 +70,9 @@ func NewSchedulerWatch(client kubernetes.Interface, namespace, name, schedulerNa
 		client: client, namespace: namespace, lease: name, schedulerName: schedulerName, clock: clk,
 		log: log.WithName("scheduler-watch"), warned: map[types.UID]bool{},
 		factory: informers.NewSharedInformerFactoryWithOptions(client, 0, informers.WithNamespace(namespace),
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			informers.WithTweakListOptions(kube.CapWatch(kube.MaxWatch, func(o *metav1.ListOptions) {
 				o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
-			})),
+			}))),
 	}
 	inf := w.factory.Coordination().V1().Leases()
 	w.leases, w.synced = inf.Lister(), inf.Informer().HasSynced

@@ -46,8 +46,9 @@ func NewMux(opts Options, mut *Mutator, dep *DeploymentMutator, nsv *NamespaceVa
 
 // Run serves the webhook until ctx ends: it loads the matching rules, starts
 // the namespace, node and DaemonSet informers, serves /healthz, /readyz
-// (ready once the caches synced and every opts.ReadyChecks passes) and
-// /metrics (reg) on opts.HealthAddr right away, and the HTTPS webhook on
+// (ready once the caches synced and every opts.ReadyChecks passes) on
+// opts.HealthAddr and /metrics (reg) on opts.MetricsAddr (protected as
+// opts.Private says) right away, and the HTTPS webhook on
 // opts.ListenAddr, with certificates from getCertificate, once the caches
 // synced. It returns nil after a graceful shutdown, or the first error.
 func Run(ctx context.Context, opts Options, client kubernetes.Interface, log logr.Logger, reg *prometheus.Registry,
@@ -93,7 +94,8 @@ func Run(ctx context.Context, opts Options, client kubernetes.Interface, log log
 	}
 	healthMux := http.NewServeMux()
 	health.Register(healthMux)
-	serving.RegisterMetrics(healthMux, reg)
+	metricsMux := http.NewServeMux()
+	serving.RegisterMetrics(metricsMux, reg)
 
 	mut := &Mutator{
 		Matcher: NewMatcher(*cfg), Namespaces: inf.Namespaces(), Pools: inf,
@@ -124,13 +126,19 @@ func Run(ctx context.Context, opts Options, client kubernetes.Interface, log log
 		_ = webhookLn.Close()
 		return fmt.Errorf("webhook: listening on %s: %w", opts.HealthAddr, err)
 	}
+	metricsLn, err := lc.Listen(ctx, "tcp", opts.MetricsAddr)
+	if err != nil {
+		_ = webhookLn.Close()
+		_ = healthLn.Close()
+		return fmt.Errorf("webhook: listening on %s: %w", opts.MetricsAddr, err)
+	}
 	if opts.Listening != nil {
-		opts.Listening(webhookLn.Addr(), healthLn.Addr())
+		opts.Listening(Addrs{Webhook: webhookLn.Addr(), Health: healthLn.Addr(), Metrics: metricsLn.Addr()})
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 4)
+	errc := make(chan error, 5)
 	running := 0
 	start := func(name string, fn func() error) {
 		running++
@@ -144,6 +152,9 @@ func Run(ctx context.Context, opts Options, client kubernetes.Interface, log log
 	}
 	start("health server", func() error {
 		return serving.Run(ctx, log.WithName("health"), newHTTPServer(healthMux, nil), healthLn)
+	})
+	start("metrics server", func() error {
+		return serving.Run(ctx, log.WithName("metrics"), opts.Private.Server(metricsMux, 30*time.Second), metricsLn)
 	})
 	start("webhook server", func() error {
 		defer webhookLn.Close()

@@ -62,21 +62,25 @@ func TestRunServesOverTLSAndReportsReadiness(t *testing.T) {
 		<-release
 		return false, nil, nil
 	})
-	type addrs struct{ webhook, health string }
+	type addrs struct{ webhook, health, metrics string }
 	bound := make(chan addrs, 1)
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	reg := serving.NewRegistry()
 	go func() {
 		done <- Run(ctx, Options{
-			ListenAddr: "127.0.0.1:0", HealthAddr: "127.0.0.1:0",
+			ListenAddr: "127.0.0.1:0", HealthAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0",
 			ReadyChecks: map[string]serving.Check{"tls": func() error { return nil }},
-			Listening:   func(w, h net.Addr) { bound <- addrs{w.String(), h.String()} },
+			Listening:   func(a Addrs) { bound <- addrs{a.Webhook.String(), a.Health.String(), a.Metrics.String()} },
 		}, client, logr.Discard(), reg, func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })
 	}()
 	a := <-bound
 	get := func(path string) (int, string) {
-		resp, err := http.Get("http://" + a.health + path)
+		host := a.health
+		if path == "/metrics" {
+			host = a.metrics
+		}
+		resp, err := http.Get("http://" + host + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,6 +116,12 @@ func TestRunServesOverTLSAndReportsReadiness(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusOK || review.Response == nil || !review.Response.Allowed || len(review.Response.Patch) == 0 {
 		t.Fatalf("mutate over TLS: %d %v %+v", resp.StatusCode, err, review.Response)
 	}
+	if code, _ := get("/metrics"); code != http.StatusOK {
+		t.Errorf("/metrics on the loopback metrics listener = %d", code)
+	}
+	if resp, err := http.Get("http://" + a.health + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/metrics on the health listener: %v %v, want 404 (metrics are private)", err, resp)
+	}
 	if code, metrics := get("/metrics"); code != http.StatusOK ||
 		!strings.Contains(metrics, `hdscale_webhook_admissions_total{mode="enforce",pattern="per-node",result="mutated"} 1`) ||
 		!strings.Contains(metrics, `hdscale_webhook_pool_nodes{pool="runtime"} 1`) {
@@ -140,10 +150,10 @@ func TestRunRejectsBadSetup(t *testing.T) {
 		want string
 	}{
 		"bad options":    {opts: Options{ListenAddr: "nope"}, reg: true, get: get, want: "ListenAddr"},
-		"nil registry":   {opts: Options{ListenAddr: "127.0.0.1:0", HealthAddr: "127.0.0.1:0"}, get: get, want: "nil registry"},
-		"no certificate": {opts: Options{ListenAddr: "127.0.0.1:0", HealthAddr: "127.0.0.1:0"}, reg: true, want: "no certificate source"},
-		"missing config": {opts: Options{ListenAddr: "127.0.0.1:0", HealthAddr: "127.0.0.1:0", ConfigPath: "/nonexistent/config.yaml"}, reg: true, get: get, want: "reading config"},
-		"port in use":    {opts: Options{ListenAddr: busy.Addr().String(), HealthAddr: "127.0.0.1:0"}, reg: true, get: get, want: "listening on " + busy.Addr().String()},
+		"nil registry":   {opts: Options{ListenAddr: "127.0.0.1:0", HealthAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0"}, get: get, want: "nil registry"},
+		"no certificate": {opts: Options{ListenAddr: "127.0.0.1:0", HealthAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0"}, reg: true, want: "no certificate source"},
+		"missing config": {opts: Options{ListenAddr: "127.0.0.1:0", HealthAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0", ConfigPath: "/nonexistent/config.yaml"}, reg: true, get: get, want: "reading config"},
+		"port in use":    {opts: Options{ListenAddr: busy.Addr().String(), HealthAddr: "127.0.0.1:0", MetricsAddr: "127.0.0.1:0"}, reg: true, get: get, want: "listening on " + busy.Addr().String()},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/hdscale/hdscale/certs"
+	"github.com/hdscale/hdscale/internal/access"
 	"github.com/hdscale/hdscale/internal/kube"
 	"github.com/hdscale/hdscale/internal/logging"
 	"github.com/hdscale/hdscale/internal/pool"
@@ -31,6 +32,7 @@ type flags struct {
 	tlsCertFile string
 	tlsKeyFile  string
 	kubeconfig  string
+	metricsAuth string
 	log         logging.Options
 }
 
@@ -38,7 +40,9 @@ func parseFlags(args []string) (*flags, error) {
 	f := &flags{}
 	fs := flag.NewFlagSet("webhook", flag.ContinueOnError)
 	fs.StringVar(&f.webhook.ListenAddr, "listen", webhook.DefaultListenAddr, "HTTPS address of /mutate and /validate-namespace")
-	fs.StringVar(&f.webhook.HealthAddr, "health-listen", webhook.DefaultHealthAddr, "plain-HTTP address of /healthz, /readyz and /metrics")
+	fs.StringVar(&f.webhook.HealthAddr, "health-listen", webhook.DefaultHealthAddr, "plain-HTTP address of /healthz and /readyz")
+	fs.StringVar(&f.webhook.MetricsAddr, "metrics-listen", webhook.DefaultMetricsAddr, "HTTPS address of /metrics (authenticated and authorized by the API server)")
+	fs.StringVar(&f.metricsAuth, "metrics-auth", access.ModeDelegated, "who may read /metrics: delegated (TokenReview/client certificate + SubjectAccessReview) or none (plain HTTP, loopback --metrics-listen only)")
 	fs.StringVar(&f.webhook.ConfigPath, "config", "", "matching-rules YAML file (default: built-in rules)")
 	fs.StringVar(&f.webhook.Namespace, "namespace", os.Getenv("POD_NAMESPACE"), "the webhook's namespace (TLS Secret, Service; its pods are never mutated) (env POD_NAMESPACE)")
 	fs.StringVar(&f.webhook.SchedulerName, "scheduler-name", webhook.DefaultSchedulerName, "schedulerName given to runtime pods")
@@ -75,7 +79,9 @@ func parseFlags(args []string) (*flags, error) {
 func (f *flags) validate() error {
 	var errs []error
 	f.webhook.Default()
-	errs = append(errs, f.webhook.Validate(), f.log.Validate())
+	planned := f.webhook
+	planned.Private = access.Planned(f.metricsAuth) // built in run, once a client exists
+	errs = append(errs, access.ValidateMode(f.metricsAuth), planned.Validate(), f.log.Validate())
 	if (f.tlsCertFile == "") != (f.tlsKeyFile == "") {
 		errs = append(errs, errors.New("--tls-cert-file and --tls-key-file go together"))
 	}
@@ -143,7 +149,18 @@ func run(f *flags) error {
 		f.webhook.ReadyChecks = map[string]serving.Check{"tls": mgr.Ready}
 	}
 	f.webhook.TLSConfig = certs.ServerTLSConfig(get)
+	if f.webhook.Private, err = access.Build(ctx, f.metricsAuth, client, privateHost(f), log.WithName("access"), reg); err != nil {
+		return err
+	}
 	return webhook.Run(ctx, f.webhook, client, log, reg, get)
+}
+
+// privateHost names the self-signed certificate of the metrics listener.
+func privateHost(f *flags) string {
+	if f.webhook.Identity != "" {
+		return f.webhook.Identity
+	}
+	return f.certs.ServiceName
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

@@ -35,6 +35,8 @@ func TestParseFlagsErrors(t *testing.T) {
 		"bad listen":                    {[]string{"--namespace=a", "--listen=8443"}, "ListenAddr"},
 		"stray argument":                {[]string{"--namespace=a", "extra"}, "unexpected arguments"},
 		"unknown flag":                  {[]string{"--nope"}, "flag provided but not defined"},
+		"unknown metrics auth":          {[]string{"--namespace=a", "--metrics-auth=maybe"}, `--metrics-auth "maybe"`},
+		"open metrics on all addresses": {[]string{"--namespace=a", "--metrics-auth=none"}, "open to the network"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -44,6 +46,9 @@ func TestParseFlagsErrors(t *testing.T) {
 				t.Fatalf("parseFlags(%v) = %v, want an error containing %q", tt.args, err, tt.want)
 			}
 		})
+	}
+	if _, err := parseFlags([]string{"--namespace=a", "--metrics-auth=none", "--metrics-listen=127.0.0.1:8444"}); err != nil {
+		t.Errorf("open metrics on loopback: %v", err)
 	}
 	// A static certificate needs no namespace (no Secret is managed).
 	if _, err := parseFlags([]string{"--namespace=", "--tls-cert-file=/c.pem", "--tls-key-file=/k.pem"}); err != nil {

@@ -40,12 +40,14 @@ ROUNDS=${BENCH_ROUNDS:-3}
 MODES=${BENCH_MODES:-e2e burst}
 EXT_LISTEN=${BENCH_EXTENDER_LISTEN:-127.0.0.1:28888}
 EXT_HEALTH=${BENCH_EXTENDER_HEALTH:-127.0.0.1:28889}
+EXT_PRIVATE=${BENCH_EXTENDER_PRIVATE:-127.0.0.1:28892}
 PORT_PROFILE=${BENCH_SCHED_PORT_PROFILE:-20259}
 PORT_HDSCALE=${BENCH_SCHED_PORT_HDSCALE:-20261}
 PORT_STOCK=${BENCH_SCHED_PORT_STOCK:-20263}
 PORT_CLASSIC=${BENCH_SCHED_PORT_CLASSIC:-20269}
 EXT_CLASSIC_LISTEN=${BENCH_EXTENDER_CLASSIC_LISTEN:-127.0.0.1:28890}
 EXT_CLASSIC_HEALTH=${BENCH_EXTENDER_CLASSIC_HEALTH:-127.0.0.1:28891}
+EXT_CLASSIC_PRIVATE=${BENCH_EXTENDER_CLASSIC_PRIVATE:-127.0.0.1:28893}
 CLASSIC=${BENCH_CLASSIC:-1}
 
 bench_init extender
@@ -64,13 +66,13 @@ start_all() {
   scheduler_config "$cfg/profile.yaml" bench-profile hdscale ""
   scheduler_config "$cfg/hdscale.yaml" bench-hdscale hdscale "http://$EXT_LISTEN"
   scheduler_config "$cfg/stock.yaml" bench-stock stock ""
-  start_extender extender "$EXT_LISTEN" "$EXT_HEALTH"
+  start_extender extender "$EXT_LISTEN" "$EXT_HEALTH" "$EXT_PRIVATE"
   start_scheduler sched-profile "$cfg/profile.yaml" "$PORT_PROFILE"
   start_scheduler sched-hdscale "$cfg/hdscale.yaml" "$PORT_HDSCALE"
   start_scheduler sched-stock "$cfg/stock.yaml" "$PORT_STOCK"
   if [ "$CLASSIC" = 1 ]; then
     scheduler_config "$cfg/classic.yaml" bench-classic hdscale "http://$EXT_CLASSIC_LISTEN"
-    start_extender extender-classic "$EXT_CLASSIC_LISTEN" "$EXT_CLASSIC_HEALTH" --filter-to-winner=false --score-all-nodes
+    start_extender extender-classic "$EXT_CLASSIC_LISTEN" "$EXT_CLASSIC_HEALTH" "$EXT_CLASSIC_PRIVATE" --filter-to-winner=false --score-all-nodes
     start_scheduler sched-classic "$cfg/classic.yaml" "$PORT_CLASSIC"
   fi
 }
@@ -80,10 +82,10 @@ lcp_pid() { cut -d' ' -f1 "$LOCALCP_DIR/pids/$1.pid"; }
 
 variants() {
   echo -variant "name=profile,scheduler=bench-profile,metrics=https://127.0.0.1:$PORT_PROFILE/metrics,pid=$(bench_pid sched-profile)"
-  echo -variant "name=hdscale,scheduler=bench-hdscale,metrics=https://127.0.0.1:$PORT_HDSCALE/metrics,extender=http://$EXT_HEALTH/metrics,pid=$(bench_pid sched-hdscale)"
+  echo -variant "name=hdscale,scheduler=bench-hdscale,metrics=https://127.0.0.1:$PORT_HDSCALE/metrics,extender=http://$EXT_PRIVATE/metrics,pid=$(bench_pid sched-hdscale)"
   echo -variant "name=stock,scheduler=bench-stock,metrics=https://127.0.0.1:$PORT_STOCK/metrics,pid=$(bench_pid sched-stock)"
   if [ "$CLASSIC" = 1 ]; then
-    echo -variant "name=classic,scheduler=bench-classic,metrics=https://127.0.0.1:$PORT_CLASSIC/metrics,extender=http://$EXT_CLASSIC_HEALTH/metrics,pid=$(bench_pid sched-classic)"
+    echo -variant "name=classic,scheduler=bench-classic,metrics=https://127.0.0.1:$PORT_CLASSIC/metrics,extender=http://$EXT_CLASSIC_PRIVATE/metrics,pid=$(bench_pid sched-classic)"
   fi
   echo -track "extender=$(bench_pid extender)"
   if [ "$CLASSIC" = 1 ]; then echo -track "extender-classic=$(bench_pid extender-classic)"; fi

@@ -24,6 +24,7 @@ SCENARIOS=${BENCH_SCENARIOS:-per-core per-node per-node-single}
 LOADS=${BENCH_LOADS:-0,0.5,1,2,3,3.5}
 EXT_LISTEN=${BENCH_EXTENDER_LISTEN:-127.0.0.1:28888}
 EXT_HEALTH=${BENCH_EXTENDER_HEALTH:-127.0.0.1:28889}
+EXT_PRIVATE=${BENCH_EXTENDER_PRIVATE:-127.0.0.1:28892}
 PORT_DEFAULT=${BENCH_SCHED_PORT_DEFAULT:-20265}
 PORT_HDSCALE=${BENCH_SCHED_PORT_HDSCALE:-20267}
 PLOT=${BENCH_PLOT:-1}
@@ -50,7 +51,7 @@ phase build-hdscale build
 start_all() {
   scheduler_config "$BENCH_RUN/default.yaml" default-scheduler stock ""
   scheduler_config "$BENCH_RUN/hdscale.yaml" hdscale-scheduler hdscale "http://$EXT_LISTEN"
-  start_extender extender "$EXT_LISTEN" "$EXT_HEALTH"
+  start_extender extender "$EXT_LISTEN" "$EXT_HEALTH" "$EXT_PRIVATE"
   start_scheduler sched-default "$BENCH_RUN/default.yaml" "$PORT_DEFAULT"
   start_scheduler sched-hdscale "$BENCH_RUN/hdscale.yaml" "$PORT_HDSCALE"
 }

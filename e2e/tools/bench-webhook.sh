@@ -83,8 +83,8 @@ isolation() {
     -addr-file "$RUN/noop.addr"
   wait_until 60 "the harness's webhook addresses" test -s "$RUN/hdscale.addr"
   wait_until 30 "the no-op webhook's address" test -s "$RUN/noop.addr"
-  local wh health ctl noop
-  wh=$(jq -r .webhook "$RUN/hdscale.addr"); health=$(jq -r .health "$RUN/hdscale.addr"); ctl=$(jq -r .control "$RUN/hdscale.addr")
+  local wh health metrics ctl noop
+  wh=$(jq -r .webhook "$RUN/hdscale.addr"); health=$(jq -r .health "$RUN/hdscale.addr"); ctl=$(jq -r .control "$RUN/hdscale.addr"); metrics=$(jq -r .metrics "$RUN/hdscale.addr")
   noop=$(cat "$RUN/noop.addr")
   wait_until 60 "hdscale webhook /readyz" curl -sf --max-time 2 "http://$health/readyz"
   {
@@ -97,7 +97,7 @@ isolation() {
     echo
   } >"$md"
   "${NICE[@]}" "$RUN/bin/webhookload" run -case "$CASE" -ca "$certs/ca.crt" \
-    -hdscale-url "https://$wh/mutate" -hdscale-control "http://$ctl" -hdscale-metrics "http://$health/metrics" \
+    -hdscale-url "https://$wh/mutate" -hdscale-control "http://$ctl" -hdscale-metrics "http://$metrics/metrics" \
     -hdscale-pid "$(pid_of hdscale-harness)" \
     -noop-url "https://$noop/mutate" -noop-metrics "https://$noop/metrics" -noop-pid "$(pid_of noop-local)" \
     -rates "${BENCH_RATES:-500,2000,5000}" -duration "${BENCH_ISO_DURATION:-10s}" -rounds "${BENCH_ISO_ROUNDS:-3}" \

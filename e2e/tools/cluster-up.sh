@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Brings up the hdscale e2e kind cluster offline and leaves its kubeconfig in
 # $REPO_ROOT/.cluster/kubeconfig (git-ignored). Idempotent: a healthy cluster
-# (all 5 nodes Ready, built from the current node image) is reused; a broken or
+# (all 6 nodes Ready, built from the current node image) is reused; a broken or
 # stale one is deleted and recreated.
 #
-# Nodes: hdscale-control-plane; hdscale-worker (general); hdscale-worker2..4
+# Nodes: hdscale-control-plane; hdscale-worker, hdscale-worker2 (general: two, so
+# that hdscale's own replicas spread and a node drain is tested); hdscale-worker3..5
 # labelled hdscale.io/pool=runtime and tainted hdscale.io/pool=runtime:NoSchedule.
 # Add-ons: pod network (nodenet, in the node image), host-path default
 # StorageClass, metrics-server (built from Go, image loaded with kind load).
@@ -23,7 +24,7 @@ set -euo pipefail
 POOL_LABEL_KEY=hdscale.io/pool
 POOL_LABEL_VALUE=runtime
 POOL_NODES=3
-GENERAL_NODES=1
+GENERAL_NODES=2
 NODE_COUNT=$((1 + GENERAL_NODES + POOL_NODES))
 
 kind_config() {

@@ -76,9 +76,9 @@ cat <<TXT
 Where to look next (KUBECONFIG=$KUBECONFIG):
   kubectl -n demo-per-node get pod -o yaml | grep -A1 hdscale.io/policy   # the recorded decision
   kubectl -n demo-per-node get events                                      # scheduling events
-  kubectl -n hdscale-system port-forward deploy/hdscale-scheduler 8889 &
-  curl -s localhost:8889/explain | head                                    # per-node reasons and scores
-  curl -s localhost:8889/metrics | grep hdscale_                           # extender metrics
+  make plugin; kubectl hdscale explain -n demo-per-node <pod>               # decision, per-node reasons and scores
+  kubectl hdscale status                                                   # pools, pods, drift
+  (/metrics, /explain: HTTPS on 8444/8890, authenticated; see docs/install.md#private-endpoints)
   kubectl label namespace demo-per-node hdscale.io/pattern=per-pod         # rejected: bad label
   make cluster-down                                                        # remove everything
 TXT

@@ -47,5 +47,5 @@ func Connect(o Options) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the metrics.k8s.io client: %w", err)
 	}
-	return &Clients{Kube: kube, Metrics: met, Extender: NewProxyExtender(kube, o), Namespace: ns}, nil
+	return &Clients{Kube: kube, Metrics: met, Extender: NewPodsExtender(kube, TunnelGetter(cfg), o), Namespace: ns}, nil
 }

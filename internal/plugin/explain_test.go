@@ -3,8 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,10 +11,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	restclient "k8s.io/client-go/rest"
-	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/hdscale/hdscale/extender"
+	"github.com/hdscale/hdscale/internal/kube"
 	"github.com/hdscale/hdscale/internal/policy"
 )
 
@@ -113,17 +111,6 @@ func TestExplainWithExtender(t *testing.T) {
 	}
 }
 
-// proxyAnswer is a fake API server proxy response.
-type proxyAnswer struct {
-	body []byte
-	err  error
-}
-
-func (p proxyAnswer) DoRaw(context.Context) ([]byte, error) { return p.body, p.err }
-func (p proxyAnswer) Stream(context.Context) (io.ReadCloser, error) {
-	return nil, errors.New("not streamed")
-}
-
 func schedulerPod(name string) *corev1.Pod {
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "hdscale-system",
@@ -138,17 +125,16 @@ func TestExplainProxyFailsShowsEvents(t *testing.T) {
 	if err := f.kube.Tracker().Add(schedulerPod("hdscale-scheduler-6c9f-abcde")); err != nil {
 		t.Fatal(err)
 	}
-	var proxied []string
-	f.kube.AddProxyReactor("pods", func(a k8stesting.Action) (bool, restclient.ResponseWrapper, error) {
-		pa := a.(k8stesting.ProxyGetAction)
-		proxied = append(proxied, pa.GetNamespace()+" "+pa.GetName()+":"+pa.GetPort()+pa.GetPath()+"?pod="+pa.GetParams()["pod"])
-		return true, proxyAnswer{err: errors.New(`pods "hdscale-scheduler-6c9f-abcde:8889" is forbidden: User "alice" cannot get resource "pods/proxy"`)}, nil
-	})
+	var asked []string
+	f.podGet = func(_ context.Context, ns, name string, port int, pathAndQuery string) ([]byte, error) {
+		asked = append(asked, fmt.Sprintf("%s %s:%d%s", ns, name, port, pathAndQuery))
+		return nil, &kube.StatusError{Code: 403, Path: "/explain", Body: "Forbidden: user alice may not get /explain (grant the ClusterRole hdscale-metrics-reader)"}
+	}
 	out, errOut, code := f.run(t, "explain", "-n", "hetida", "rt-c")
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	want := explainWant(`Extender: could not ask it: GET /explain on pod/hdscale-scheduler-6c9f-abcde through the API server proxy: pods "hdscale-scheduler-6c9f-abcde:8889" is forbidden: User "alice" cannot get resource "pods/proxy"
+	want := explainWant(`Extender: could not ask it: GET /explain on pod/hdscale-scheduler-6c9f-abcde through a port-forward: GET /explain: 403 Forbidden: Forbidden: user alice may not get /explain (grant the ClusterRole hdscale-metrics-reader)
 FailedScheduling events instead:
   LAST SEEN  COUNT  MESSAGE
   30s        4      0/5 nodes are available: 2 hdscale: per-node replica already on the node, 3 node(s) didn't match Pod's node affinity/selector.
@@ -156,8 +142,8 @@ FailedScheduling events instead:
 	if out != want {
 		t.Errorf("explain:\n%s\nwant:\n%s", out, want)
 	}
-	if want := "hdscale-system hdscale-scheduler-6c9f-abcde:8889explain?pod=hetida/rt-c"; len(proxied) != 1 || proxied[0] != want {
-		t.Errorf("proxied %q, want %q", proxied, want)
+	if want := "hdscale-system hdscale-scheduler-6c9f-abcde:8890/explain?pod=hetida%2Frt-c"; len(asked) != 1 || asked[0] != want {
+		t.Errorf("asked %q, want %q", asked, want)
 	}
 }
 
@@ -169,14 +155,13 @@ func TestExplainProxyMergesSchedulerPods(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	f.kube.AddProxyReactor("pods", func(a k8stesting.Action) (bool, restclient.ResponseWrapper, error) {
+	f.podGet = func(_ context.Context, _, name string, _ int, _ string) ([]byte, error) {
 		resp := extender.ExplainResponse{}
-		if a.(k8stesting.ProxyGetAction).GetName() == "sched-leader" {
+		if name == "sched-leader" {
 			resp.Decisions = []extender.Decision{{Time: now.Add(-time.Minute), Verb: "prioritize", Pod: "hetida/rt-c", Result: "scored", Chosen: "pool-a", Candidates: 2, Passed: 2}}
 		}
-		b, _ := json.Marshal(resp)
-		return true, proxyAnswer{body: b}, nil
-	})
+		return json.Marshal(resp)
+	}
 	out, _, code := f.run(t, "explain", "-n", "hetida", "rt-c", "-o", "json")
 	if code != 0 {
 		t.Fatalf("exit %d", code)

@@ -5,14 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/hdscale/hdscale/extender"
+	"github.com/hdscale/hdscale/internal/kube"
 )
 
 // ExtenderClient fetches the extender's recent decisions about one pod
@@ -25,7 +27,7 @@ type ExtenderClient interface {
 
 // ExtenderAnswer is what one extender said.
 type ExtenderAnswer struct {
-	// Source is the scheduler pod (or Service) asked.
+	// Source is the scheduler pod asked.
 	Source string `json:"source"`
 	// Decisions are its decisions about the pod, newest first (only the
 	// leading scheduler's extender decides; a standby has none).
@@ -34,34 +36,40 @@ type ExtenderAnswer struct {
 	Error string `json:"error,omitempty"`
 }
 
-// proxyExtender reaches /explain through the API server's proxy: to each
-// scheduler pod (pods/proxy), or to a Service (services/proxy) when one is
-// named.
-type proxyExtender struct {
-	kube      kubernetes.Interface
-	namespace string
-	selector  string
-	service   string
-	port      string
-}
+// PodGetter GETs pathAndQuery on port of pod namespace/name as the
+// caller (production: a kube.Tunnel with the kubeconfig's credentials).
+type PodGetter func(ctx context.Context, namespace, name string, port int, pathAndQuery string) ([]byte, error)
 
-// NewProxyExtender returns the ExtenderClient for the --extender-* flags.
-func NewProxyExtender(kube kubernetes.Interface, o Options) ExtenderClient {
-	return proxyExtender{kube: kube, namespace: o.ExtenderNamespace, selector: o.ExtenderSelector,
-		service: o.ExtenderService, port: strconv.Itoa(o.ExtenderPort)}
-}
-
-func (p proxyExtender) Explain(ctx context.Context, pod string) ([]ExtenderAnswer, error) {
-	params := map[string]string{"pod": pod}
-	if p.service != "" {
-		src := "service/" + p.service
-		raw, err := p.kube.CoreV1().Services(p.namespace).ProxyGet("http", p.service, p.port, "explain", params).DoRaw(ctx)
-		a, err := decodeAnswer(src, raw, err)
+// TunnelGetter is the PodGetter of the plugin: a port-forward per call,
+// authenticated as the kubeconfig's user (the extender's /explain checks
+// that identity with TokenReview or the cluster's client CA, then
+// SubjectAccessReview; grant ClusterRole hdscale-metrics-reader).
+func TunnelGetter(cfg *rest.Config) PodGetter {
+	return func(ctx context.Context, namespace, name string, port int, pathAndQuery string) ([]byte, error) {
+		t, err := kube.OpenTunnel(ctx, cfg, namespace, name, port)
 		if err != nil {
 			return nil, err
 		}
-		return []ExtenderAnswer{a}, nil
+		defer t.Close()
+		return t.Get(ctx, pathAndQuery)
 	}
+}
+
+// podsExtender asks every running scheduler pod's extender for /explain.
+type podsExtender struct {
+	kube      kubernetes.Interface
+	get       PodGetter
+	namespace string
+	selector  string
+	port      int
+}
+
+// NewPodsExtender returns the ExtenderClient for the --extender-* flags.
+func NewPodsExtender(kube kubernetes.Interface, get PodGetter, o Options) ExtenderClient {
+	return podsExtender{kube: kube, get: get, namespace: o.ExtenderNamespace, selector: o.ExtenderSelector, port: o.ExtenderPort}
+}
+
+func (p podsExtender) Explain(ctx context.Context, pod string) ([]ExtenderAnswer, error) {
 	list, err := p.kube.CoreV1().Pods(p.namespace).List(ctx, metav1.ListOptions{LabelSelector: p.selector})
 	if err != nil {
 		return nil, fmt.Errorf("listing the scheduler pods (%s in %s): %w", p.selector, p.namespace, err)
@@ -74,7 +82,7 @@ func (p proxyExtender) Explain(ctx context.Context, pod string) ([]ExtenderAnswe
 			continue
 		}
 		src := "pod/" + sp.Name
-		raw, err := p.kube.CoreV1().Pods(p.namespace).ProxyGet("http", sp.Name, p.port, "explain", params).DoRaw(ctx)
+		raw, err := p.get(ctx, sp.Namespace, sp.Name, p.port, "/explain?"+url.Values{"pod": {pod}}.Encode())
 		a, err := decodeAnswer(src, raw, err)
 		if err != nil {
 			errs = append(errs, err)
@@ -96,7 +104,7 @@ func (p proxyExtender) Explain(ctx context.Context, pod string) ([]ExtenderAnswe
 func decodeAnswer(src string, raw []byte, err error) (ExtenderAnswer, error) {
 	a := ExtenderAnswer{Source: src}
 	if err != nil {
-		return a, fmt.Errorf("GET /explain on %s through the API server proxy: %w", src, err)
+		return a, fmt.Errorf("GET /explain on %s through a port-forward: %w", src, err)
 	}
 	var resp extender.ExplainResponse
 	if err := json.Unmarshal(raw, &resp); err != nil {

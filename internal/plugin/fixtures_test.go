@@ -3,6 +3,7 @@ package plugin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -135,6 +136,8 @@ type fakeCluster struct {
 	kube     *fake.Clientset
 	metrics  *metricsfake.Clientset
 	extender ExtenderClient
+	// podGet answers the extender pods' /explain (nil: every call fails).
+	podGet PodGetter
 }
 
 func newFakeCluster(t *testing.T, objs []runtime.Object, metrics ...*metricsv1beta1.NodeMetrics) *fakeCluster {
@@ -162,7 +165,13 @@ func (f *fakeCluster) run(t *testing.T, args ...string) (stdout, stderr string, 
 	env := Env{Stdout: &out, Stderr: &errb, Now: func() time.Time { return now }, Connect: func(o Options) (*Clients, error) {
 		ext := f.extender
 		if ext == nil {
-			ext = NewProxyExtender(f.kube, o)
+			get := f.podGet
+			if get == nil {
+				get = func(context.Context, string, string, int, string) ([]byte, error) {
+					return nil, errors.New("no extender in this fake cluster")
+				}
+			}
+			ext = NewPodsExtender(f.kube, get, o)
 		}
 		return &Clients{Kube: f.kube, Metrics: f.metrics, Extender: ext, Namespace: "default"}, nil
 	}}

@@ -35,12 +35,10 @@ type Options struct {
 	// (key webhook.yaml): the matching rules and declared pool shapes.
 	WebhookConfig  string
 	ShapeTolerance float64
-	// Extender* locate the extender's /explain: through the API server's
-	// proxy to the scheduler pods (selected by ExtenderSelector), or to
-	// ExtenderService when set.
+	// Extender* locate the extender's /explain: a port-forward to each
+	// scheduler pod (selected by ExtenderSelector) on ExtenderPort.
 	ExtenderNamespace string
 	ExtenderSelector  string
-	ExtenderService   string
 	ExtenderPort      int
 	Timeout           time.Duration
 	// Args are the command and its arguments.
@@ -52,9 +50,9 @@ const (
 	DefaultWebhookConfig     = "hdscale-system/hdscale-webhook-config"
 	DefaultExtenderNamespace = "hdscale-system"
 	DefaultExtenderSelector  = "app.kubernetes.io/name=hdscale,app.kubernetes.io/component=scheduler"
-	// DefaultExtenderPort is the extender's --health-listen port (health,
-	// metrics, /explain).
-	DefaultExtenderPort = 8889
+	// DefaultExtenderPort is the extender's --metrics-listen port
+	// (/metrics, /explain; HTTPS, authenticated).
+	DefaultExtenderPort = 8890
 )
 
 func newFlagSet(o *Options, out io.Writer) *flag.FlagSet {
@@ -73,8 +71,7 @@ func newFlagSet(o *Options, out io.Writer) *flag.FlagSet {
 	fs.Float64Var(&o.ShapeTolerance, "shape-tolerance", pool.DefaultShapeTolerance, "pool shape tolerance (the webhook's and extender's --shape-tolerance)")
 	fs.StringVar(&o.ExtenderNamespace, "extender-namespace", DefaultExtenderNamespace, "namespace of the hdscale scheduler")
 	fs.StringVar(&o.ExtenderSelector, "extender-selector", DefaultExtenderSelector, "label selector of the hdscale scheduler pods")
-	fs.StringVar(&o.ExtenderService, "extender-service", "", "a Service in front of the extender's health port (default: ask every scheduler pod)")
-	fs.IntVar(&o.ExtenderPort, "extender-port", DefaultExtenderPort, "the extender's health port (/explain)")
+	fs.IntVar(&o.ExtenderPort, "extender-port", DefaultExtenderPort, "the extender's private port (/explain; its --metrics-listen)")
 	fs.DurationVar(&o.Timeout, "request-timeout", 30*time.Second, "timeout of the whole command")
 	fs.Usage = func() {
 		fmt.Fprint(out, usage)

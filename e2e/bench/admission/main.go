@@ -186,7 +186,7 @@ func run(o options) error {
 	if res.Effects, err = s.checkEffects(ctx, pod); err != nil {
 		return err
 	}
-	m := &measurer{client: client, setup: s, pod: pod, opts: o}
+	m := &measurer{client: client, cfg: cfg, setup: s, pod: pod, opts: o}
 	for round := 1; round <= o.rounds; round++ {
 		for _, c := range o.concurrency {
 			for _, v := range rotate(o.variants, round-1) {

@@ -14,8 +14,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/hdscale/hdscale/e2e/bench/internal/stats"
+	"github.com/hdscale/hdscale/internal/kube"
 	"github.com/hdscale/hdscale/internal/policy"
 )
 
@@ -48,9 +50,11 @@ type Round struct {
 
 type measurer struct {
 	client kubernetes.Interface
-	setup  *setup
-	pod    *corev1.Pod
-	opts   options
+	// cfg authenticates the port-forwards to hdscale's private /metrics.
+	cfg   *rest.Config
+	setup *setup
+	pod   *corev1.Pod
+	opts  options
 }
 
 // measure warms up, then runs one measured window of variant v at
@@ -204,7 +208,8 @@ type webhookReading struct {
 }
 
 // webhookReading sums the CPU of the variant's webhook pods (and hdscale's
-// admission-duration histogram sum and count), read through the pod proxy.
+// admission-duration histogram sum and count): hdscale's private /metrics
+// through an authenticated port-forward, the no-op's through the pod proxy.
 func (m *measurer) webhookReading(ctx context.Context, v string) (webhookReading, error) {
 	var ns, selector, scheme, port string
 	switch v {
@@ -213,10 +218,10 @@ func (m *measurer) webhookReading(ctx context.Context, v string) (webhookReading
 		if d == nil {
 			return webhookReading{}, nil
 		}
-		ns, selector, scheme, port = d.Namespace, metav1.FormatLabelSelector(d.Spec.Selector), "http", "8081"
+		ns, selector, scheme, port = d.Namespace, metav1.FormatLabelSelector(d.Spec.Selector), "private", "8444"
 		for _, c := range d.Spec.Template.Spec.Containers {
 			for _, p := range c.Ports {
-				if p.Name == "health" {
+				if p.Name == "metrics" {
 					port = strconv.Itoa(int(p.ContainerPort))
 				}
 			}
@@ -237,7 +242,12 @@ func (m *measurer) webhookReading(ctx context.Context, v string) (webhookReading
 		if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
 			continue
 		}
-		raw, err := m.client.CoreV1().Pods(ns).ProxyGet(scheme, p.Name, port, "/metrics", nil).DoRaw(ctx)
+		var raw []byte
+		if scheme == "private" {
+			raw, err = m.privateMetrics(ctx, ns, p.Name, port)
+		} else {
+			raw, err = m.client.CoreV1().Pods(ns).ProxyGet(scheme, p.Name, port, "/metrics", nil).DoRaw(ctx)
+		}
 		if err != nil {
 			return r, fmt.Errorf("%s/%s /metrics: %w", ns, p.Name, err)
 		}
@@ -307,3 +317,18 @@ func (s *setup) checkEffects(ctx context.Context, pod *corev1.Pod) ([]Effect, er
 
 // benchNamespaceLabels are the labels of the hdscale variant's namespace.
 var benchNamespaceLabels = map[string]string{policy.LabelPattern: "per-core"}
+
+// privateMetrics reads /metrics of an hdscale pod through a port-forward
+// authenticated as the kubeconfig's user.
+func (m *measurer) privateMetrics(ctx context.Context, ns, name, port string) ([]byte, error) {
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return nil, fmt.Errorf("port %q: %w", port, err)
+	}
+	t, err := kube.OpenTunnel(ctx, m.cfg, ns, name, n)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	return t.Get(ctx, "/metrics")
+}

@@ -35,22 +35,23 @@ import (
 // exactly as cmd/webhook runs it) against a fake API (client-go's fake
 // clientset) holding one opted-in namespace and a pool of nodes.
 type serveOptions struct {
-	listen, healthListen, controlListen string
-	certFile, keyFile                   string
-	addrFile                            string
-	namespace                           string
-	nsLabels                            string
-	poolNodes                           int
-	nodeCPU                             string
-	dsCPU                               string
-	logLevel                            string
+	listen, healthListen, metricsListen, controlListen string
+	certFile, keyFile                                  string
+	addrFile                                           string
+	namespace                                          string
+	nsLabels                                           string
+	poolNodes                                          int
+	nodeCPU                                            string
+	dsCPU                                              string
+	logLevel                                           string
 }
 
 func serveMain(args []string) error {
 	var o serveOptions
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:0", "HTTPS address of the webhook (/mutate)")
-	fs.StringVar(&o.healthListen, "health-listen", "127.0.0.1:0", "address of the webhook's /healthz, /readyz, /metrics")
+	fs.StringVar(&o.healthListen, "health-listen", "127.0.0.1:0", "address of the webhook's /healthz, /readyz")
+	fs.StringVar(&o.metricsListen, "metrics-listen", "127.0.0.1:0", "loopback address of the webhook's /metrics (plain HTTP, no authentication)")
 	fs.StringVar(&o.controlListen, "control-listen", "127.0.0.1:0", "address of the harness's /bench/latency, /bench/reset, /bench/process, /debug/pprof/")
 	fs.StringVar(&o.certFile, "tls-cert-file", "", "serving certificate (PEM; noopwebhook gencert makes one)")
 	fs.StringVar(&o.keyFile, "tls-key-file", "", "its private key")
@@ -99,15 +100,15 @@ func serveMain(args []string) error {
 
 	get := func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }
 	opts := webhook.Options{
-		ListenAddr: o.listen, HealthAddr: o.healthListen, Namespace: "hdscale-system",
+		ListenAddr: o.listen, HealthAddr: o.healthListen, MetricsAddr: o.metricsListen, Namespace: "hdscale-system",
 		TLSConfig: certs.ServerTLSConfig(get),
 		// The handler times each review with opts.Clock (Now at entry,
 		// Since after writing the answer, the span of its
 		// hdscale_webhook_admission_duration_seconds histogram); the
 		// recording clock copies every Since into the fine histogram.
 		Clock: recordingClock{PassiveClock: clock.RealClock{}, h: lat},
-		Listening: func(wh, health net.Addr) {
-			addrs := map[string]string{"webhook": wh.String(), "health": health.String(), "control": control.Addr().String()}
+		Listening: func(a webhook.Addrs) {
+			addrs := map[string]string{"webhook": a.Webhook.String(), "health": a.Health.String(), "metrics": a.Metrics.String(), "control": control.Addr().String()}
 			if o.addrFile == "" {
 				fmt.Fprintf(os.Stderr, "webhookload serve: %v\n", addrs)
 				return

@@ -94,14 +94,16 @@ start_scheduler() {
   bench_await "$name" 90 curl -skf --max-time 2 "https://127.0.0.1:$port/healthz"
 }
 
-# start_extender NAME LISTEN HEALTH [FLAG...]: hdscale's extender (bench_build_go'd
+# start_extender NAME LISTEN HEALTH PRIVATE [FLAG...]: hdscale's extender (bench_build_go'd
 # into $BENCH_RUN/bin/extender) against the local control plane; waits for
 # /readyz (informers synced, metrics polled).
 # Further arguments are passed to the extender.
 start_extender() {
-  local name=$1 listen=$2 health=$3; shift 3
+  local name=$1 listen=$2 health=$3 private=$4; shift 4
+  # The private endpoints (/metrics, /explain) are served openly: loopback only.
   # shellcheck disable=SC2086 # HDSCALE_EXTENDER_FLAGS is a list of flags
   bench_start "$name" "$BENCH_RUN/bin/extender" --listen="$listen" --health-listen="$health" \
+    --metrics-listen="$private" --metrics-auth=none \
     --kubeconfig="$KUBECONFIG" ${HDSCALE_EXTENDER_FLAGS:-} "$@"
   bench_await "$name" 120 curl -sf --max-time 2 "http://$health/readyz"
 }
