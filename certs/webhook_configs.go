@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hdscale/hdscale/internal/kube"
+
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,9 +48,11 @@ func (t *configTarget) metricType() string {
 	return "validating"
 }
 
+// nameSelector restricts an informer to one object by name (RBAC allows
+// only that name), with its watch renewed every kube.MaxWatch.
 func nameSelector(name string) func(*metav1.ListOptions) {
 	sel := fields.OneTermEqualSelector("metadata.name", name).String()
-	return func(o *metav1.ListOptions) { o.FieldSelector = sel }
+	return kube.CapWatch(kube.MaxWatch, func(o *metav1.ListOptions) { o.FieldSelector = sel })
 }
 
 func newMutatingTarget(client kubernetes.Interface, name string) *configTarget {
