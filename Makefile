@@ -8,6 +8,9 @@ TAG         ?= dev
 IMAGE       ?= hdscale/hdscale:$(TAG)
 FAKE_IMAGE  ?= hdscale/fakeruntime:$(TAG)
 KUBECONFIG_E2E := $(CURDIR)/.cluster/kubeconfig
+# The version the binaries report (--version, hdscale_build_info): VERSION
+# when given (make release VERSION=x.y.z), else git describe.
+BUILD_VERSION ?= $(if $(VERSION),$(VERSION),$(shell git describe --tags --always --dirty 2>/dev/null || echo dev))
 # Count-based fuzz budgets: a duration (-fuzztime=10s) races Go's fuzz
 # coordinator deadline on a loaded 2-core machine (golang/go#75804).
 FUZZTIME    ?= 20000x
@@ -32,11 +35,11 @@ help: ## show the targets
 
 .PHONY: build
 build: ## build the static binaries into bin/
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o bin/ ./cmd/webhook ./cmd/extender ./cmd/kubectl-hdscale ./e2e/fakeruntime ./e2e/probe
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w -X github.com/hdscale/hdscale/internal/version.Version=$(BUILD_VERSION)' -o bin/ ./cmd/webhook ./cmd/extender ./cmd/kubectl-hdscale ./e2e/fakeruntime ./e2e/probe
 
 .PHONY: plugin
 plugin: ## install the kubectl plugin (kubectl hdscale) into $(GOBIN) or ~/go/bin
-	CGO_ENABLED=0 $(GO) install -trimpath ./cmd/kubectl-hdscale
+	CGO_ENABLED=0 $(GO) install -trimpath -ldflags='-X github.com/hdscale/hdscale/internal/version.Version=$(BUILD_VERSION)' ./cmd/kubectl-hdscale
 	@echo "installed kubectl-hdscale into $$($(GO) env GOBIN || true)$$( [ -n "$$($(GO) env GOBIN)" ] || echo "$$($(GO) env GOPATH)/bin"); put it on PATH, then: kubectl hdscale status"
 
 .PHONY: images

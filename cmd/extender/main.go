@@ -16,6 +16,7 @@ import (
 	"github.com/hdscale/hdscale/internal/kube"
 	"github.com/hdscale/hdscale/internal/logging"
 	"github.com/hdscale/hdscale/internal/serving"
+	"github.com/hdscale/hdscale/internal/version"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	metricsclient "k8s.io/metrics/pkg/client/clientset/versioned"
@@ -47,7 +48,12 @@ func run() error {
 	flag.BoolVar(&opts.Profiling, "profiling", opts.Profiling, "serve Go runtime profiles under /debug/pprof/ on the --metrics-listen listener")
 	flag.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig file (empty: in-cluster config)")
 	flag.StringVar(&lopts.Level, "log-level", lopts.Level, "log level: debug (includes V(1) placement decisions), info or error")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.Get())
+		return nil
+	}
 
 	if err := lopts.Validate(); err != nil {
 		return err

@@ -22,6 +22,7 @@ import (
 	"github.com/hdscale/hdscale/internal/logging"
 	"github.com/hdscale/hdscale/internal/pool"
 	"github.com/hdscale/hdscale/internal/serving"
+	"github.com/hdscale/hdscale/internal/version"
 	"github.com/hdscale/hdscale/webhook"
 )
 
@@ -33,6 +34,7 @@ type flags struct {
 	tlsKeyFile  string
 	kubeconfig  string
 	metricsAuth string
+	version     bool
 	log         logging.Options
 }
 
@@ -64,8 +66,12 @@ func parseFlags(args []string) (*flags, error) {
 	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster configuration)")
 	fs.StringVar(&f.log.Level, "log-level", "info", "log level: debug, info or error")
 	fs.BoolVar(&f.log.Development, "log-development", false, "human-readable console logs instead of JSON")
+	fs.BoolVar(&f.version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if f.version {
+		return f, nil
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
@@ -101,6 +107,10 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hdscale webhook:", err)
 		os.Exit(2)
+	}
+	if f.version {
+		fmt.Println(version.Get())
+		return
 	}
 	if err := run(f); err != nil {
 		fmt.Fprintln(os.Stderr, "hdscale webhook:", err)

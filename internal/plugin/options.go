@@ -86,6 +86,7 @@ Usage:
   kubectl hdscale status                  pools, nodes (live CPU), runtime replicas, Pending runtime pods
   kubectl hdscale explain POD [-n NS]     the webhook's decision and the extender's per-node reasons
   kubectl hdscale drift [-n NS | -A]      runtime pods that differ from what they would get now
+  kubectl hdscale version                 the plugin's hdscale version
 
 Flags:
 `

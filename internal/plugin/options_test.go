@@ -1,6 +1,8 @@
 package plugin
 
 import (
+	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -43,7 +45,7 @@ func TestRunUsage(t *testing.T) {
 	}{
 		{nil, 2, "Usage:"},
 		{[]string{"-h"}, 0, "Usage:"},
-		{[]string{"frobnicate"}, 2, `error: unknown command "frobnicate" (status, explain, drift)`},
+		{[]string{"frobnicate"}, 2, `error: unknown command "frobnicate" (status, explain, drift, version)`},
 		{[]string{"status", "extra"}, 2, `error: status: unexpected arguments ["extra"]`},
 		{[]string{"drift", "-o", "xml"}, 2, `error: --output "xml"`},
 	} {
@@ -51,5 +53,17 @@ func TestRunUsage(t *testing.T) {
 		if code != tc.code || !strings.Contains(errOut, tc.want) {
 			t.Errorf("%q: exit %d, stderr %q, want %d and %q", tc.args, code, errOut, tc.code, tc.want)
 		}
+	}
+}
+
+func TestVersionNeedsNoCluster(t *testing.T) {
+	t.Parallel()
+	var out, errb strings.Builder
+	code := Run(context.Background(), []string{"version"}, Env{Stdout: &out, Stderr: &errb, Connect: func(Options) (*Clients, error) {
+		t.Error("version connected to a cluster")
+		return nil, errors.New("no cluster")
+	}})
+	if code != 0 || !strings.HasPrefix(out.String(), "hdscale ") {
+		t.Errorf("exit %d, out %q, err %q", code, out.String(), errb.String())
 	}
 }

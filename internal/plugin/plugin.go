@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/hdscale/hdscale/internal/version"
 )
 
 // Env is what Run needs from outside.
@@ -41,9 +43,13 @@ func Run(ctx context.Context, args []string, env Env) int {
 		fmt.Fprint(env.Stderr, usage)
 		return 2
 	}
+	if o.Args[0] == "version" { // needs no cluster
+		fmt.Fprintln(env.Stdout, version.Get())
+		return 0
+	}
 	cmd, ok := commands[o.Args[0]]
 	if !ok {
-		fmt.Fprintf(env.Stderr, "error: unknown command %q (status, explain, drift)\nSee 'kubectl hdscale -h'.\n", o.Args[0])
+		fmt.Fprintf(env.Stderr, "error: unknown command %q (status, explain, drift, version)\nSee 'kubectl hdscale -h'.\n", o.Args[0])
 		return 2
 	}
 	if err := cmd.check(o.Args[1:]); err != nil {
