@@ -121,7 +121,6 @@ func privateRequests(ctx context.Context, pod string) (map[string]float64, error
 // returns each URL's status.
 func runProbe(t *testing.T, ns, who string, urls []string) map[string]string {
 	t.Helper()
-	ctx := testContext(t)
 	args := []string{"get", "-url", strings.Join(urls, ",")}
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "probe-" + who},
@@ -140,20 +139,7 @@ func runProbe(t *testing.T, ns, who string, urls []string) map[string]string {
 		args = append(args, "-token-file", "/var/run/secrets/kubernetes.io/serviceaccount/token")
 	}
 	pod.Spec.Containers[0].Args = args
-	if _, err := suite.client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 90*time.Second, "probe pod "+pod.Name+" to finish", func(ctx context.Context) (bool, string, error) {
-		p, err := suite.client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, "", err
-		}
-		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed, string(p.Status.Phase), nil
-	})
-	logs, err := suite.client.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	logs := runToCompletion(t, ns, pod, 90*time.Second)
 	got := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSpace(string(logs)), "\n") {
 		if u, status, ok := strings.Cut(line, " "); ok {
@@ -164,4 +150,26 @@ func runProbe(t *testing.T, ns, who string, urls []string) map[string]string {
 		t.Fatalf("probe %s printed %q", who, logs)
 	}
 	return got
+}
+
+// runToCompletion creates pod in ns, waits until it has Succeeded or Failed
+// and returns its log.
+func runToCompletion(t *testing.T, ns string, pod *corev1.Pod, timeout time.Duration) []byte {
+	t.Helper()
+	ctx := testContext(t)
+	if _, err := suite.client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, timeout, "pod "+pod.Name+" to finish", func(ctx context.Context) (bool, string, error) {
+		p, err := suite.client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, "", err
+		}
+		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed, string(p.Status.Phase), nil
+	})
+	logs, err := suite.client.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return logs
 }

@@ -482,7 +482,6 @@ func parseFloods(t *testing.T, out string, n int) []string {
 
 func floodFromPod(t *testing.T, ns string, ts []floodTarget) []string {
 	t.Helper()
-	ctx := testContext(t)
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "flood"},
 		Spec: corev1.PodSpec{
@@ -495,21 +494,7 @@ func floodFromPod(t *testing.T, ns string, ts []floodTarget) []string {
 			}},
 		},
 	}
-	if _, err := suite.client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 5*time.Minute, "the flood pod to finish", func(ctx context.Context) (bool, string, error) {
-		p, err := suite.client.CoreV1().Pods(ns).Get(ctx, pod.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, "", err
-		}
-		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed, string(p.Status.Phase), nil
-	})
-	logs, err := suite.client.CoreV1().Pods(ns).GetLogs(pod.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return parseFloods(t, string(logs), len(ts))
+	return parseFloods(t, string(runToCompletion(t, ns, pod, 5*time.Minute)), len(ts))
 }
 
 // floodFromScheduler runs the probe as an ephemeral container of the
