@@ -8,10 +8,12 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // webhookConfig is what caBundle upkeep needs of a Mutating- or ValidatingWebhookConfiguration.
 type webhookConfig struct {
+	uid             types.UID
 	resourceVersion string
 	webhooks        []webhookCABundle
 }
@@ -22,7 +24,7 @@ type webhookCABundle struct {
 }
 
 func fromMutating(c *admissionregistrationv1.MutatingWebhookConfiguration) webhookConfig {
-	out := webhookConfig{resourceVersion: c.ResourceVersion}
+	out := webhookConfig{uid: c.UID, resourceVersion: c.ResourceVersion}
 	for _, w := range c.Webhooks {
 		out.webhooks = append(out.webhooks, webhookCABundle{name: w.Name, caBundle: w.ClientConfig.CABundle})
 	}
@@ -30,7 +32,7 @@ func fromMutating(c *admissionregistrationv1.MutatingWebhookConfiguration) webho
 }
 
 func fromValidating(c *admissionregistrationv1.ValidatingWebhookConfiguration) webhookConfig {
-	out := webhookConfig{resourceVersion: c.ResourceVersion}
+	out := webhookConfig{uid: c.UID, resourceVersion: c.ResourceVersion}
 	for _, w := range c.Webhooks {
 		out.webhooks = append(out.webhooks, webhookCABundle{name: w.Name, caBundle: w.ClientConfig.CABundle})
 	}

@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes/fake"
 	clienttesting "k8s.io/client-go/testing"
@@ -193,7 +194,7 @@ func mutatingConfig(name string) *admissionregistrationv1.MutatingWebhookConfigu
 		return admissionregistrationv1.MutatingWebhook{Name: n, ClientConfig: webhookClient(), SideEffects: &sideEffectsNone, AdmissionReviewVersions: []string{"v1"}}
 	}
 	return &admissionregistrationv1.MutatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
+		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-mutating-" + name)},
 		Webhooks:   []admissionregistrationv1.MutatingWebhook{w("pods.hdscale.io"), w("deployments.hdscale.io")},
 	}
 }
@@ -203,7 +204,7 @@ func validatingConfig(name string) *admissionregistrationv1.ValidatingWebhookCon
 		return admissionregistrationv1.ValidatingWebhook{Name: n, ClientConfig: webhookClient(), SideEffects: &sideEffectsNone, AdmissionReviewVersions: []string{"v1"}}
 	}
 	return &admissionregistrationv1.ValidatingWebhookConfiguration{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
+		ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("uid-validating-" + name)},
 		Webhooks:   []admissionregistrationv1.ValidatingWebhook{w("policies.hdscale.io"), w("annotations.hdscale.io")},
 	}
 }

@@ -67,11 +67,15 @@ func (m *Manager) syncSecret(ctx context.Context, published func([]byte) bool) (
 		st.BundlePublished = st.CA != nil && published(st.Bundle())
 		now := m.clock.Now()
 		act := Plan(st, now, m.opts)
-		if act.Kind == ActionNone && sec != nil && secretUpToDate(sec, st) {
+		owners := m.owners()
+		if act.Kind == ActionNone && sec != nil && secretUpToDate(sec, st) && ownersUpToDate(sec, owners) {
 			return st, act, nil
 		}
 		if act.Kind == ActionNone {
 			act.Reason = "normalizing the Secret's contents"
+			if sec != nil && secretUpToDate(sec, st) {
+				act.Reason = "setting the webhook configurations as the Secret's owners"
+			}
 		}
 		if len(st.Problems) > 0 {
 			m.metrics.errors.WithLabelValues(opCorrupt).Inc()
@@ -83,6 +87,7 @@ func (m *Manager) syncSecret(ctx context.Context, published func([]byte) bool) (
 			return State{}, Action{}, fmt.Errorf("Secret %s: %s: %w", m.secretRef(), act.Kind, err)
 		}
 		out := encodeSecret(sec, m.opts.Namespace, m.opts.SecretName, next, formatTime(now)+" "+act.String())
+		out.OwnerReferences = wantOwners(sec, owners)
 
 		var written *corev1.Secret
 		if sec == nil {
