@@ -6,7 +6,7 @@
 //
 // Pure decision code: Options (options.go, dnsnames.go), certificate issuing (issue.go,
 // keypair.go), the Secret format (secret_format.go, state.go), the rotation decision Plan
-// (plan.go) and its execution (apply.go), caBundle comparison and patches (cabundle.go), the TLS
+// (plan.go) and its execution (apply.go), caBundle comparison and patches (cabundle.go), the Secret's owners (owners.go), the TLS
 // configuration (tlsconfig.go). Thin API I/O: the Secret (secret_sync.go), the webhook
 // configurations (webhook_configs.go), informers and the reconcile loop (manager.go), serving
 // (serving.go), readiness (readiness.go), metrics (metrics.go).
@@ -28,6 +28,12 @@
 // hdscale.io/ca-rotation-started-at, hdscale.io/ca-bundle-published-at,
 // hdscale.io/ca-switched-at, hdscale.io/ca-rotation-finished-at and hdscale.io/last-change
 // (the last action and its reason, informational).
+//
+// Owners (owners.go): every configured webhook configuration that exists is an ownerReference of
+// the Secret, so the garbage collector deletes the Secret once they are all deleted (helm
+// uninstall, kubectl delete of the release file), whatever happens to the namespace. A
+// configuration created again gets a new reference on the next reconcile; references to other
+// objects are kept.
 //
 // # Rotation
 //

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -167,9 +168,19 @@ func TestManagersConvergeOnOneSecret(t *testing.T) {
 		}
 		created := c.secret(t)
 
-		// The second replica's informers never ran: it believes there is no Secret, creates
-		// one, gets AlreadyExists and must adopt the existing Secret unchanged.
+		// The second replica's Secret informer never ran: it believes there is no Secret,
+		// creates one, gets AlreadyExists and must adopt the existing Secret unchanged. Its
+		// configuration caches know the configurations (the owners of a Secret it makes).
 		second, _ := c.manager(t)
+		for _, obj := range defaultConfigs() {
+			target := second.targets[0]
+			if _, ok := obj.(*admissionregistrationv1.ValidatingWebhookConfiguration); ok {
+				target = second.targets[1]
+			}
+			if err := target.informer.GetIndexer().Add(obj); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if _, err := second.reconcile(context.Background()); err != nil {
 			t.Fatalf("second replica: %v", err)
 		}

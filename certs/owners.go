@@ -2,6 +2,7 @@ package certs
 
 import (
 	"slices"
+	"strings"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -90,4 +91,13 @@ func (m *Manager) owners() []owner {
 		}
 	}
 	return out
+}
+
+// targetKeys names the configured webhook configurations, for messages.
+func (m *Manager) targetKeys() string {
+	keys := make([]string, 0, len(m.targets))
+	for _, t := range m.targets {
+		keys = append(keys, t.key())
+	}
+	return strings.Join(keys, ", ")
 }

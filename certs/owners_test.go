@@ -2,6 +2,7 @@ package certs
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -148,17 +149,57 @@ func TestSecretOwnedByWebhookConfigurations(t *testing.T) {
 		assertConsistent(t, c, m)
 	})
 
-	t.Run("no webhook configuration yet: Secret without owners", func(t *testing.T) {
+	t.Run("no webhook configuration: no Secret is made, until one exists", func(t *testing.T) {
 		t.Parallel()
 		c := newCluster(t)
 		m, _ := c.manager(t)
 		start(t, m)
-		eventually(t, "the Secret", func() bool {
+		err := m.Ready()
+		if err == nil || !strings.Contains(err.Error(), "not creating it while none of the webhook configurations") {
+			t.Fatalf("Ready() = %v, want the reason no Secret is made", err)
+		}
+		if n := countActions(c.client, "create", "secrets"); n != 0 {
+			t.Fatalf("%d Secret creates without any owner", n)
+		}
+		if _, err := c.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Create(context.Background(), mutatingConfig("hdscale"), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the Secret once a configuration exists", func() bool {
 			_, err := c.client.CoreV1().Secrets("hdscale-system").Get(context.Background(), "hdscale-webhook-tls", metav1.GetOptions{})
 			return err == nil
 		})
-		if refs := c.secret(t).OwnerReferences; len(refs) != 0 {
-			t.Errorf("owners %v without any configuration", refs)
+		wantRefs(t, c.secret(t), "uid-mutating-hdscale")
+	})
+
+	// An uninstall deletes the configurations, then the garbage collector
+	// the Secret, while the replicas still run (preStop): they must not make
+	// it again.
+	t.Run("uninstall: configurations and then the Secret deleted, nothing made again", func(t *testing.T) {
+		t.Parallel()
+		c := newCluster(t, defaultConfigs()...)
+		m, _ := c.manager(t)
+		start(t, m)
+		assertConsistent(t, c, m)
+		ctx := context.Background()
+		if err := c.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Delete(ctx, "hdscale", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.client.AdmissionregistrationV1().ValidatingWebhookConfigurations().Delete(ctx, "hdscale", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the replica to see both configurations gone", func() bool { return len(m.owners()) == 0 })
+		if err := c.client.CoreV1().Secrets("hdscale-system").Delete(ctx, "hdscale-webhook-tls", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the replica to report why it makes no Secret", func() bool {
+			err := m.Ready()
+			return err != nil && strings.Contains(err.Error(), "not creating it while none of the webhook configurations")
+		})
+		if n := countActions(c.client, "create", "secrets"); n != 1 {
+			t.Errorf("%d Secret creates, want only the first", n)
+		}
+		if _, err := m.GetCertificate(nil); err != nil {
+			t.Errorf("the replica stops serving its certificate while it shuts down: %v", err)
 		}
 	})
 }

@@ -90,6 +90,14 @@ func (m *Manager) syncSecret(ctx context.Context, published func([]byte) bool) (
 		out.OwnerReferences = wantOwners(sec, owners)
 
 		var written *corev1.Secret
+		if sec == nil && len(owners) == 0 && len(m.targets) > 0 {
+			// The configurations own the Secret: without any there is nothing
+			// to serve, and a Secret made now would outlive an uninstall
+			// (the configurations are deleted first, the garbage collector
+			// then deletes the Secret while this replica still runs).
+			return State{}, Action{}, fmt.Errorf("Secret %s: not creating it while none of the webhook configurations (%s) exists; they own it (an uninstall in progress, or the manifests not applied yet)",
+				m.secretRef(), m.targetKeys())
+		}
 		if sec == nil {
 			written, err = m.client.CoreV1().Secrets(m.opts.Namespace).Create(ctx, out, metav1.CreateOptions{FieldManager: fieldManager})
 			if apierrors.IsAlreadyExists(err) {
