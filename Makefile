@@ -97,6 +97,17 @@ cluster-down: ## delete the local cluster
 deploy: images ## load images into the cluster, kubectl apply -k, wait until ready
 	bash $(TOOLS)/deploy.sh $(IMAGE) $(FAKE_IMAGE)
 
+.PHONY: helm-e2e
+helm-e2e: images ## the Helm path: helm lint, helm install (default values), the install and pattern groups, helm uninstall leaves nothing (needs cluster-up; make deploy reinstalls with kustomize)
+	@mkdir -p _out
+	bash $(TOOLS)/deploy.sh --helm $(IMAGE) $(FAKE_IMAGE)
+	helm=$$(bash $(TOOLS)/helm.sh) && $(GO) test -tags e2e -count=1 -timeout 20m -v ./e2e/ -run '^(TestInstall|TestPatterns|TestUninstall)$$' \
+	  -args -kubeconfig=$(KUBECONFIG_E2E) -install=helm -helm=$$helm -uninstall 2>&1 | tee _out/helm-e2e.log
+
+.PHONY: release-e2e
+release-e2e: ## the release file on the e2e cluster: make release RELEASE_IMAGES=1, load the tarballs, kubectl apply -f, install + pattern groups, kubectl delete -f
+	bash $(TOOLS)/release-e2e.sh
+
 .PHONY: demo
 demo: cluster-up deploy ## the main job: cluster, hdscale, demo namespaces per pattern, placement table
 	bash $(TOOLS)/demo.sh
@@ -107,8 +118,8 @@ e2e: ## e2e suite against .cluster/kubeconfig (needs cluster-up + deploy)
 	$(GO) test -tags e2e -count=1 -timeout 50m -v ./e2e/ -args -kubeconfig=$(KUBECONFIG_E2E) 2>&1 | tee _out/e2e.log
 
 .PHONY: test
-test: ## what CI runs, each phase timed: vet, unit (race), bounded fuzz, cluster-up, deploy, e2e
-	@bash $(TOOLS)/timed.sh vet unit fuzz cluster-up deploy e2e
+test: ## what CI runs, each phase timed: vet, unit (race), bounded fuzz, cluster-up, helm-e2e, deploy, e2e
+	@bash $(TOOLS)/timed.sh vet unit fuzz cluster-up helm-e2e deploy e2e
 
 .PHONY: check
 check: ## the fast part of test (no cluster): vet, unit (race), bounded fuzz

@@ -19,9 +19,35 @@ import (
 	"github.com/hdscale/hdscale/certs"
 )
 
-// TestInstall checks what `make deploy` (kubectl apply -k) installed.
+// TestInstall checks what `make deploy` (kubectl apply -k) or, with
+// -install=helm, `make helm-e2e` (helm install, default values) installed.
 func TestInstall(t *testing.T) {
 	g := group(t)
+
+	if suite.install == installHelm {
+		g.step(t, "installed by helm install: the workloads and webhook configurations are the release's", func(t *testing.T) {
+			ctx, cancel := callContext(t)
+			defer cancel()
+			var metas []metav1.ObjectMeta
+			for _, name := range []string{webhookDeployment, schedulerDeploy} {
+				d, err := suite.client.AppsV1().Deployments(systemNamespace).Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				metas = append(metas, d.ObjectMeta)
+			}
+			m, err := suite.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, webhookConfigName, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			metas = append(metas, m.ObjectMeta)
+			for _, om := range metas {
+				if om.Labels["app.kubernetes.io/managed-by"] != "Helm" || om.Annotations["meta.helm.sh/release-name"] != helmRelease {
+					t.Errorf("%s: labels %v, annotations %v: not installed by the Helm release %s", om.Name, om.Labels, om.Annotations, helmRelease)
+				}
+			}
+		})
+	}
 
 	g.step(t, "webhook Deployment ready 2/2", func(t *testing.T) {
 		d := waitDeploymentReady(t, systemNamespace, webhookDeployment, 2*time.Minute)

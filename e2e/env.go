@@ -49,7 +49,20 @@ type flags struct {
 	kubectl    string
 	repoRoot   string
 	keep       bool
+	// install says how hdscale was installed: "kustomize" (make deploy) or
+	// "helm" (make helm-e2e); helm is the helm binary for -uninstall.
+	install   string
+	helm      string
+	uninstall bool
 }
+
+// Install ways the suite knows (-install).
+const (
+	installKustomize = "kustomize"
+	installHelm      = "helm"
+	// helmRelease is the release name make helm-e2e installs.
+	helmRelease = "hdscale"
+)
 
 var suiteFlags flags
 
@@ -59,6 +72,9 @@ func init() {
 	flag.StringVar(&suiteFlags.kubectl, "kubectl", "", "kubectl binary (default: the cached build matching the cluster, else kubectl on PATH)")
 	flag.StringVar(&suiteFlags.repoRoot, "repo", "", "repository root (default: the parent of the e2e package directory)")
 	flag.BoolVar(&suiteFlags.keep, "keep", false, "keep test namespaces after the run (for debugging)")
+	flag.StringVar(&suiteFlags.install, "install", installKustomize, "how hdscale was installed: kustomize (make deploy) or helm (make helm-e2e)")
+	flag.StringVar(&suiteFlags.helm, "helm", "", "helm binary (needed by -uninstall)")
+	flag.BoolVar(&suiteFlags.uninstall, "uninstall", false, "run TestUninstall: helm uninstall, then check that nothing of hdscale is left and no pod is blocked (needs -install=helm -helm=...)")
 }
 
 // suiteEnv is everything the tests share: clients, images and tools.
@@ -74,6 +90,10 @@ type suiteEnv struct {
 	server   string
 	version  string
 	keep     bool
+	install  string
+	helm     string
+	// uninstall enables TestUninstall (destructive: it removes hdscale).
+	uninstall bool
 }
 
 // suite is set by TestMain before any test runs.
@@ -116,7 +136,16 @@ func newSuiteEnv(ctx context.Context, f flags) (*suiteEnv, error) {
 	// Warnings are asserted through warningClient; the shared client's would
 	// only repeat them (and the readiness probes') in the log.
 	cfg.WarningHandler = rest.NoWarnings{}
-	e := &suiteEnv{cfg: cfg, repoRoot: root, kubecfg: kc, server: cfg.Host, keep: f.keep}
+	switch f.install {
+	case installKustomize, installHelm:
+	default:
+		return nil, fmt.Errorf("-install=%q: want %s or %s", f.install, installKustomize, installHelm)
+	}
+	if f.uninstall && (f.install != installHelm || f.helm == "") {
+		return nil, fmt.Errorf("-uninstall needs -install=%s and -helm=<helm binary>", installHelm)
+	}
+	e := &suiteEnv{cfg: cfg, repoRoot: root, kubecfg: kc, server: cfg.Host, keep: f.keep,
+		install: f.install, helm: f.helm, uninstall: f.uninstall}
 	if e.client, err = kubernetes.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -161,8 +190,8 @@ func newSuiteEnv(ctx context.Context, f flags) (*suiteEnv, error) {
 }
 
 func (e *suiteEnv) describe() string {
-	return fmt.Sprintf("cluster %s (%s), kubeconfig %s, runtime image %s, label-matched image %s, kubectl %s",
-		e.server, e.version, e.kubecfg, e.images.FakeRuntimeAsHetida, e.images.FakeRuntime, e.kubectl)
+	return fmt.Sprintf("cluster %s (%s), installed with %s, kubeconfig %s, runtime image %s, label-matched image %s, kubectl %s",
+		e.server, e.version, e.install, e.kubecfg, e.images.FakeRuntimeAsHetida, e.images.FakeRuntime, e.kubectl)
 }
 
 // readImagesEnv parses the KEY=VALUE file e2e/tools/deploy.sh writes.

@@ -16,8 +16,10 @@ import (
 //
 // Compared: the set of objects (apiVersion/kind/namespace/name) and every
 // field of every object. Ignored: only Helm's own labels (helmLabels) in
-// metadata.labels of objects and pod templates; they may never appear in a
-// selector (checked by mustRender). Two comparisons look through a string:
+// metadata.labels of objects and pod templates (they may never appear in a
+// selector, checked by mustRender) and Helm's own annotations
+// (helmAnnotations: the release namespace's resource policy) in
+// metadata.annotations of objects. Two comparisons look through a string:
 //   - ConfigMap data whose key ends in .yaml/.yml is compared as parsed YAML
 //     (comments and layout of the embedded file may differ, its content not);
 //   - a CEL `expression` is compared with runs of whitespace outside string
@@ -239,12 +241,23 @@ func (d *differ) compareNamed(path string, chart, base []any) {
 }
 
 // withoutHelmLabels returns a copy of obj without helmLabels in the
-// metadata.labels of the object and of its pod template (a labels map left
-// empty goes too).
+// metadata.labels of the object and of its pod template, and without
+// helmAnnotations in the object's metadata.annotations (a map left empty goes
+// too).
 func withoutHelmLabels(obj map[string]any) map[string]any {
 	var out map[string]any
 	if err := roundTrip(obj, &out); err != nil {
 		panic(err)
+	}
+	if m, ok := at(out, "metadata").(map[string]any); ok {
+		if annotations, ok := m["annotations"].(map[string]any); ok {
+			for a := range helmAnnotations {
+				delete(annotations, a)
+			}
+			if len(annotations) == 0 {
+				delete(m, "annotations")
+			}
+		}
 	}
 	for _, meta := range []any{at(out, "metadata"), at(out, "spec", "template", "metadata")} {
 		m, ok := meta.(map[string]any)

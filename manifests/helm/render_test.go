@@ -172,6 +172,14 @@ func buildBase() (objects, error) {
 
 // helmLabels are the labels Helm charts add by convention; the chart may put
 // them on objects and pod templates, never in selectors.
+// helmAnnotations are Helm's own annotations the chart may add to an object
+// of the base (metadata.annotations only); the drift test ignores them.
+var helmAnnotations = map[string]bool{
+	// On the release namespace: helm uninstall keeps it, since deleting it
+	// would delete Helm's release record before Helm purges it.
+	"helm.sh/resource-policy": true,
+}
+
 var helmLabels = map[string]bool{
 	"helm.sh/chart":                true,
 	"app.kubernetes.io/managed-by": true,
