@@ -41,6 +41,7 @@ type Extender struct {
 	explain *explainLog
 	m       *metrics
 	pods    podCache
+	bodies  *bodyBudget
 	// pollFailing is true while NodeMetrics polls fail.
 	pollFailing atomic.Bool
 	// audit checks the pods blocking a placement (nil: not audited; set
@@ -54,9 +55,11 @@ func New(opts Options, log logr.Logger, reg prometheus.Registerer) (*Extender, e
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("extender options: %w", err)
 	}
-	e := &Extender{opts: opts, log: log, clock: opts.Clock, res: NewReservations(opts.ReservationTTL), explain: newExplainLog(opts.ExplainHistory)}
+	e := &Extender{opts: opts, log: log, clock: opts.Clock, res: NewReservations(opts.ReservationTTL), explain: newExplainLog(opts.ExplainHistory),
+		bodies: newBodyBudget(opts.BodyBytesInFlight(), opts.MaxBodyBytes)}
 	e.store = newStore(opts.ShapeTolerance, e.res, opts.Clock)
-	m, err := newMetrics(reg, e.staleNodes, func() float64 { return float64(e.res.Count(e.clock.Now())) })
+	m, err := newMetrics(reg, e.staleNodes, func() float64 { return float64(e.res.Count(e.clock.Now())) },
+		func() float64 { return float64(e.bodies.inFlight.Load()) })
 	if err != nil {
 		return nil, fmt.Errorf("registering extender metrics: %w", err)
 	}

@@ -51,6 +51,12 @@ func (e *Extender) verbHandler(verb string) http.Handler {
 			e.fail(w, verb, errBodyTooLarge, http.StatusRequestEntityTooLarge, fmt.Sprintf("extender: body of %d bytes exceeds the limit of %d", r.ContentLength, e.opts.MaxBodyBytes))
 			return
 		}
+		release, err := e.bodies.reserve(r.Context(), r.ContentLength)
+		if err != nil {
+			e.fail(w, verb, errBusy, http.StatusServiceUnavailable, "extender: "+err.Error())
+			return
+		}
+		defer release()
 		bufs := reqBufs.get()
 		defer func() {
 			if bufs.body.Cap() <= maxPooled && cap(bufs.out) <= maxPooled {

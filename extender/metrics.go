@@ -15,6 +15,7 @@ const (
 	errUnknownNode  = "unknown_node"
 	errMetricsPoll  = "metrics_poll"
 	errInvalidPod   = "invalid_pod"
+	errBusy         = "busy"
 )
 
 // metrics are the extender's Prometheus metrics.
@@ -28,11 +29,12 @@ type metrics struct {
 	buildTime  prometheus.Histogram
 	staleNodes prometheus.GaugeFunc
 	resGauge   prometheus.GaugeFunc
+	bodyBytes  prometheus.GaugeFunc
 }
 
-// newMetrics creates and registers the metrics on reg. stale and
-// reservations are evaluated at scrape time.
-func newMetrics(reg prometheus.Registerer, stale, reservations func() float64) (*metrics, error) {
+// newMetrics creates and registers the metrics on reg. stale, reservations
+// and bodyBytes are evaluated at scrape time.
+func newMetrics(reg prometheus.Registerer, stale, reservations, bodyBytes func() float64) (*metrics, error) {
 	m := &metrics{
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hdscale_extender_decisions_total",
@@ -50,7 +52,7 @@ func newMetrics(reg prometheus.Registerer, stale, reservations func() float64) (
 		}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hdscale_extender_errors_total",
-			Help: "Errors by reason (decode, encode, body_too_large, method, content_type, no_pod, unknown_node, invalid_pod, metrics_poll).",
+			Help: "Errors by reason (decode, encode, body_too_large, method, content_type, no_pod, unknown_node, invalid_pod, metrics_poll, busy).",
 		}, []string{"reason"}),
 		phantoms: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hdscale_extender_phantom_pods_total",
@@ -73,8 +75,12 @@ func newMetrics(reg prometheus.Registerer, stale, reservations func() float64) (
 			Name: "hdscale_extender_reservations",
 			Help: "Unexpired reservations (predicted placements not yet seen bound).",
 		}, reservations),
+		bodyBytes: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "hdscale_extender_body_bytes_in_flight",
+			Help: "Request body bytes reserved by requests being read and decoded (bounded by the body budget; more requests wait).",
+		}, bodyBytes),
 	}
-	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.metricAge, m.errors, m.panics, m.phantoms, m.buildTime, m.staleNodes, m.resGauge} {
+	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.metricAge, m.errors, m.panics, m.phantoms, m.buildTime, m.staleNodes, m.resGauge, m.bodyBytes} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -63,6 +63,9 @@ type Options struct {
 	Profiling bool
 	// MaxBodyBytes caps a protocol request body.
 	MaxBodyBytes int64
+	// MaxBodyBytesInFlight caps the body bytes of all requests being read and
+	// decoded at once (0: 2 × MaxBodyBytes); more wait (bodybudget.go).
+	MaxBodyBytesInFlight int64
 	// ExplainHistory is the number of recent decisions GET /explain keeps.
 	ExplainHistory int
 	// Clock is the time source (a fake one in tests).
@@ -97,6 +100,14 @@ func Default() Options {
 		ExplainHistory:  DefaultExplainHistory,
 		Clock:           clock.RealClock{},
 	}
+}
+
+// BodyBytesInFlight is the effective MaxBodyBytesInFlight.
+func (o Options) BodyBytesInFlight() int64 {
+	if o.MaxBodyBytesInFlight == 0 {
+		return 2 * o.MaxBodyBytes
+	}
+	return o.MaxBodyBytesInFlight
 }
 
 // MaxAge is the effective metrics max age.
@@ -141,6 +152,9 @@ func (o Options) Validate() error {
 	}
 	if o.MaxBodyBytes < 1<<10 {
 		errs = append(errs, fmt.Errorf("max body bytes %d: must be at least 1024", o.MaxBodyBytes))
+	}
+	if o.MaxBodyBytesInFlight != 0 && o.MaxBodyBytesInFlight < o.MaxBodyBytes {
+		errs = append(errs, fmt.Errorf("max body bytes in flight %d: must be 0 (2 × max body bytes) or at least max body bytes %d", o.MaxBodyBytesInFlight, o.MaxBodyBytes))
 	}
 	if o.ExplainHistory < 1 || o.ExplainHistory > 10000 {
 		errs = append(errs, fmt.Errorf("explain history %d: must be between 1 and 10000", o.ExplainHistory))

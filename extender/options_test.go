@@ -30,6 +30,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"hot NaN", func(o *Options) { o.HotThreshold = math.NaN() }, "hot threshold"},
 		{"short ttl", func(o *Options) { o.ReservationTTL = 0 }, "reservation TTL"},
 		{"tiny body", func(o *Options) { o.MaxBodyBytes = 10 }, "max body"},
+		{"body budget below one body", func(o *Options) { o.MaxBodyBytesInFlight = o.MaxBodyBytes - 1 }, "max body bytes in flight"},
 		{"no history", func(o *Options) { o.ExplainHistory = 0 }, "explain history"},
 		{"no clock", func(o *Options) { o.Clock = nil }, "clock"},
 	}
