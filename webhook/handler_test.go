@@ -94,6 +94,7 @@ func TestAdmitRequests(t *testing.T) {
 		result   string
 		reason   string
 		patterns string
+		mode     string // admissions_total mode label when not enforce
 	}{
 		{name: "runtime pod mutated", labels: perNode, req: func() *admissionv1.AdmissionRequest { return podRequest(compose) },
 			allowed: true, patched: true, result: ResultMutated, patterns: "per-node"},
@@ -119,6 +120,22 @@ func TestAdmitRequests(t *testing.T) {
 		}, allowed: true, message: []string{"subresource \"ephemeralcontainers\""}, result: ResultSkipped, reason: ReasonWrongKind},
 		{name: "no containers denied", labels: perNode, req: func() *admissionv1.AdmissionRequest { return podRequest(noContainers) },
 			code: http.StatusForbidden, message: []string{"the pod has no containers"}, result: ResultDenied, reason: ReasonNoContainers},
+		{name: "unnamed container denied", labels: perNode, req: func() *admissionv1.AdmissionRequest {
+			p := decodePod(t, compose)
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Image: "fluent/fluent-bit:3.1"})
+			return podRequest(encodeJSON(t, p))
+		}, code: http.StatusForbidden, message: []string{"spec.containers[1] has no name"}, result: ResultDenied, reason: ReasonContainerNames, patterns: "per-node"},
+		{name: "repeated container name denied", labels: perNode, req: func() *admissionv1.AdmissionRequest {
+			p := decodePod(t, compose)
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: p.Spec.Containers[0].Name, Image: "fluent/fluent-bit:3.1"})
+			return podRequest(encodeJSON(t, p))
+		}, code: http.StatusForbidden, message: []string{"spec.containers[0] and [1] are both named"}, result: ResultDenied, reason: ReasonContainerNames, patterns: "per-node"},
+		{name: "unnamed container in audit mode: allowed with a warning", labels: map[string]string{policy.LabelPattern: "per-node", policy.LabelMode: "audit"},
+			req: func() *admissionv1.AdmissionRequest {
+				p := decodePod(t, compose)
+				p.Spec.Containers[0].Name = ""
+				return podRequest(encodeJSON(t, p))
+			}, allowed: true, warning: "spec.containers[0] has no name", result: ResultSkipped, patterns: "per-node", mode: "audit"},
 		{name: "no object", labels: perNode, req: func() *admissionv1.AdmissionRequest { return podRequest(nil) },
 			code: http.StatusBadRequest, message: []string{"carries no pod"}, result: ResultErrored, reason: ReasonNoObject},
 		{name: "object not a pod", labels: perNode, req: func() *admissionv1.AdmissionRequest { return podRequest([]byte(`{"spec":{"containers":"many"}}`)) },
@@ -201,6 +218,9 @@ func TestAdmitRequests(t *testing.T) {
 			mode := LabelNone
 			if pattern != LabelNone {
 				mode = "enforce"
+			}
+			if tt.mode != "" {
+				mode = tt.mode
 			}
 			if got := testutil.ToFloat64(met.admissions.WithLabelValues(tt.result, pattern, mode)); got != 1 {
 				t.Errorf("admissions_total{%s,%s,%s} = %v, want 1", tt.result, pattern, mode, got)

@@ -46,6 +46,7 @@ const (
 	ReasonNoObject         = "no_object"
 	ReasonBadObject        = "bad_object"
 	ReasonNoContainers     = "no_containers"
+	ReasonContainerNames   = "container_names"
 	ReasonNotReady         = "not_ready"
 	ReasonUnknownNamespace = "unknown_namespace"
 	ReasonBadLabels        = "bad_namespace_labels"
@@ -53,7 +54,7 @@ const (
 )
 
 var errorReasons = []string{ReasonContentType, ReasonTooLarge, ReasonBadBody, ReasonBadReview, ReasonWrongKind,
-	ReasonNoObject, ReasonBadObject, ReasonNoContainers, ReasonNotReady, ReasonUnknownNamespace, ReasonBadLabels, ReasonInternal}
+	ReasonNoObject, ReasonBadObject, ReasonNoContainers, ReasonContainerNames, ReasonNotReady, ReasonUnknownNamespace, ReasonBadLabels, ReasonInternal}
 
 // mirrorPodAnnotation marks a static pod's mirror, which the kubelet owns.
 const mirrorPodAnnotation = "kubernetes.io/config.mirror"
@@ -156,6 +157,16 @@ func (m *Mutator) Admit(req *admissionv1.AdmissionRequest) (*admissionv1.Admissi
 	}
 	if !optedIn {
 		return Allowed(""), out
+	}
+	if msg := containerNameProblem(pod); msg != "" {
+		msg = "hdscale: " + msg + "; every container needs its own name (hdscale finds the runtime containers by name)"
+		if pol.Mode == policy.ModeAudit { // audit never blocks a pod
+			resp := Allowed("")
+			addWarnings(resp, []string{msg})
+			return resp, out
+		}
+		out.Result, out.Reason = ResultDenied, ReasonContainerNames
+		return Denied(msg), out
 	}
 
 	in := PlanInput{Pod: pod, Runtime: match.Containers, Policy: pol, Pool: m.Pools.Pool(pol.Pool),
