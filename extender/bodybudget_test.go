@@ -9,10 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"k8s.io/apimachinery/pkg/util/wait"
 )
 
 func TestBodyBudgetWeight(t *testing.T) {
@@ -53,7 +51,7 @@ func TestBodyBudgetReserve(t *testing.T) {
 		_, err := b.reserve(cctx, 10)
 		done <- err
 	}()
-	eventually(t, "the third request waiting", func() bool { return b.waiting.Load() == 1 })
+	waitFor(t, "the third request waiting", func() bool { return b.waiting.Load() == 1 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "2048-byte body budget") {
 		t.Fatalf("waiting reserve ended with %v, want the budget and context.Canceled", err)
@@ -104,7 +102,7 @@ func TestHandlerBodyBudgetUnderFlood(t *testing.T) {
 			codes[i] = resp.StatusCode
 		})
 	}
-	eventually(t, "two requests holding the budget, three waiting", func() bool {
+	waitFor(t, "two requests holding the budget, three waiting", func() bool {
 		return e.bodies.inFlight.Load() == 2*maxBody && e.bodies.waiting.Load() == n-2
 	})
 	if got := testutil.ToFloat64(e.m.bodyBytes); got != 2*maxBody {
@@ -133,12 +131,3 @@ func TestHandlerBodyBudgetUnderFlood(t *testing.T) {
 	}
 }
 
-// eventually polls cond (a state, not a timing) until it holds.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	err := wait.PollUntilContextTimeout(context.Background(), 5*time.Millisecond, 10*time.Second, true,
-		func(context.Context) (bool, error) { return cond(), nil })
-	if err != nil {
-		t.Fatalf("waiting for %s: %v", what, err)
-	}
-}

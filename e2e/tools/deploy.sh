@@ -104,13 +104,6 @@ YAML
   phase apply kubectl apply -k "$out"
 fi
 
-phase rollout bash -c "kubectl -n $ns rollout status deploy/hdscale-webhook --timeout=180s &&
-  kubectl -n $ns rollout status deploy/hdscale-scheduler --timeout=180s"
-cabundle() {
-  [ -n "$(kubectl get mutatingwebhookconfiguration hdscale -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" ] &&
-    [ -n "$(kubectl get validatingwebhookconfiguration hdscale -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" ]
-}
-wait_until 120 "caBundle in the hdscale webhook configurations" cabundle || {
-  kubectl -n $ns get pods -o wide; kubectl -n $ns logs deploy/hdscale-webhook --tail=50; exit 1; }
+wait_hdscale_ready
 log "hdscale deployed ($mode): image $repo:$tag"
 kubectl -n $ns get pods -o wide

@@ -153,3 +153,18 @@ wait_until() {
     sleep 2
   done
 }
+
+# wait_hdscale_ready: both Deployments in hdscale-system rolled out and the
+# caBundle written into both webhook configurations (how an admin checks an
+# install, docs/install.md); prints the webhook's log on failure.
+wait_hdscale_ready() {
+  local ns=hdscale-system
+  phase rollout bash -c "kubectl -n $ns rollout status deploy/hdscale-webhook --timeout=180s &&
+    kubectl -n $ns rollout status deploy/hdscale-scheduler --timeout=180s"
+  cabundle_written() {
+    [ -n "$(kubectl get mutatingwebhookconfiguration hdscale -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" ] &&
+      [ -n "$(kubectl get validatingwebhookconfiguration hdscale -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" ]
+  }
+  wait_until 120 "caBundle in the hdscale webhook configurations" cabundle_written || {
+    kubectl -n $ns get pods -o wide; kubectl -n $ns logs deploy/hdscale-webhook --tail=50; return 1; }
+}

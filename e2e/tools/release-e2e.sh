@@ -40,13 +40,7 @@ if kubectl get namespace $ns >/dev/null 2>&1; then
 fi
 
 phase apply kubectl apply -f "$dist/hdscale-$version.yaml"
-phase rollout bash -c "kubectl -n $ns rollout status deploy/hdscale-webhook --timeout=180s &&
-  kubectl -n $ns rollout status deploy/hdscale-scheduler --timeout=180s"
-cabundle() {
-  [ -n "$(kubectl get mutatingwebhookconfiguration hdscale -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" ] &&
-    [ -n "$(kubectl get validatingwebhookconfiguration hdscale -o jsonpath='{.webhooks[0].clientConfig.caBundle}')" ]
-}
-wait_until 120 "caBundle in the hdscale webhook configurations" cabundle
+wait_hdscale_ready
 got=$(kubectl -n $ns get deploy hdscale-webhook -o jsonpath='{.spec.template.spec.containers[0].image}')
 [ "$got" = "hdscale/hdscale:v$version" ] || die "webhook image $got, want hdscale/hdscale:v$version from the release file"
 
