@@ -260,3 +260,31 @@ func TestNewDriftTrackerErrors(t *testing.T) {
 		t.Error("registering the drift metrics twice succeeded")
 	}
 }
+
+// A namespace switched to hdscale.io/scheduler=default: the pods hdscale's
+// scheduler placed would now go to the default scheduler, which is drift.
+func TestDriftSchedulerSwitchedToDefault(t *testing.T) {
+	t.Parallel()
+	labels := nsLabels(policy.LabelPattern, "per-node")
+	pod := driftAdmitted(t, "hetida", "rt-1", labels, testPool)
+	checker := drift.Checker{Planner: NewDriftPlanner(NewMatcher(DefaultConfig()), DefaultSchedulerName),
+		Pool: func(string) *pool.Pool { return testPool }}
+	if d, ok := checker.Check(pod, labels); ok {
+		t.Fatalf("up-to-date pod reported as drifted: %s", d)
+	}
+	d, ok := checker.Check(pod, nsLabels(policy.LabelPattern, "per-node", policy.LabelScheduler, "default"))
+	if !ok {
+		t.Fatal("switch to the default scheduler not reported as drift")
+	}
+	want := drift.Field{Field: "schedulerName", Now: DefaultSchedulerName, WouldBe: corev1.DefaultSchedulerName}
+	found := false
+	for _, f := range d.Fields {
+		found = found || f == want
+	}
+	if !found {
+		t.Errorf("fields %+v lack %+v", d.Fields, want)
+	}
+	if len(d.Reasons) != 1 || d.Reasons[0] != drift.ReasonLabels {
+		t.Errorf("reasons %v, want [labels]", d.Reasons)
+	}
+}

@@ -138,6 +138,15 @@ func schedulerRule(pod *corev1.Pod, scheduler string, prev previousDecision) fie
 	return r
 }
 
+// schedulerResetRule turns the scheduler an earlier hdscale decision set back
+// to the default one (a namespace switched to hdscale.io/scheduler=default);
+// buildRules uses it only when the pod's schedulerName is that decision's.
+func schedulerResetRule(pod *corev1.Pod) fieldRule {
+	return fieldRule{field: "schedulerName", want: corev1.DefaultSchedulerName, changeTo: corev1.DefaultSchedulerName,
+		status: fieldConflict, have: pod.Spec.SchedulerName, previous: true,
+		apply: func(p *corev1.Pod) { p.Spec.SchedulerName = corev1.DefaultSchedulerName }}
+}
+
 func containerField(c *corev1.Container, rest string) string {
 	return "containers[" + c.Name + "]." + rest
 }
@@ -306,8 +315,13 @@ func workersPerCoreRule(pod *corev1.Pod, i int, s policy.Sizing) fieldRule {
 func buildRules(pod *corev1.Pod, runtime []int, ns policy.Namespace, s policy.Sizing, scheduler string, prev previousDecision) []fieldRule {
 	rules := make([]fieldRule, 0, 3+4*len(runtime))
 	rules = append(rules, tolerationRule(pod, ns.Pool), nodeSelectorRule(pod, ns.Pool, prev))
-	if scheduler != "" {
+	switch {
+	case scheduler != "":
 		rules = append(rules, schedulerRule(pod, scheduler, prev))
+	case prev.ok && prev.scheduler != "" && pod.Spec.SchedulerName == prev.scheduler:
+		// hdscale.io/scheduler=default now, and the pod carries hdscale's
+		// earlier choice of scheduler: undo it like any earlier decision.
+		rules = append(rules, schedulerResetRule(pod))
 	}
 	if !s.Sized() {
 		return rules // placement only: CPU and workers are left as the pod has them

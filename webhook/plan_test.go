@@ -352,6 +352,34 @@ func TestPlanSchedulerDefaultKeepsThePodsScheduler(t *testing.T) {
 	}
 }
 
+// A pod that carries hdscale's earlier choice of its scheduler, in a
+// namespace now labelled hdscale.io/scheduler=default (a pod spec copied from
+// a mutated pod; drift of running pods): the earlier choice is undone.
+func TestPlanSchedulerDefaultUndoesHdscalesEarlierScheduler(t *testing.T) {
+	t.Parallel()
+	before := plan(t, runtimePod(), nsLabels(policy.LabelPattern, "per-node"), testPool)
+	if before.Pod.Spec.SchedulerName != DefaultSchedulerName {
+		t.Fatalf("first admission: scheduler %q, want %q", before.Pod.Spec.SchedulerName, DefaultSchedulerName)
+	}
+	for _, conflict := range []string{"fill", "enforce", "reject"} {
+		d := plan(t, before.Pod, nsLabels(policy.LabelPattern, "per-node", policy.LabelScheduler, "default", policy.LabelConflict, conflict), testPool)
+		if d.Deny != "" || d.Pod.Spec.SchedulerName != corev1.DefaultSchedulerName {
+			t.Errorf("%s: deny=%q scheduler %q, want %q", conflict, d.Deny, d.Pod.Spec.SchedulerName, corev1.DefaultSchedulerName)
+		}
+		found := false
+		for _, c := range d.Changes {
+			found = found || (c.Field == "schedulerName" && c.To == corev1.DefaultSchedulerName)
+		}
+		if !found {
+			t.Errorf("%s: changes %+v lack schedulerName -> %s", conflict, d.Changes, corev1.DefaultSchedulerName)
+		}
+		again := plan(t, d.Pod, nsLabels(policy.LabelPattern, "per-node", policy.LabelScheduler, "default", policy.LabelConflict, conflict), testPool)
+		if again.Modified {
+			t.Errorf("%s: a second pass modified the pod again: %+v", conflict, again.Changes)
+		}
+	}
+}
+
 func TestPlanWorkersPerCore(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
