@@ -85,6 +85,13 @@ if [ "$mode" = helm ]; then
     log "removing the Helm release left by an earlier run"
     remove_release "$helm"
   fi
+  # A namespace without Helm's ownership annotation (left by an aborted run
+  # of the other way) cannot be adopted by the release: start clean.
+  if kubectl get namespace $ns >/dev/null 2>&1 &&
+    [ "$(kubectl get namespace $ns -o jsonpath='{.metadata.annotations.meta\.helm\.sh/release-name}')" != hdscale ]; then
+    kubectl delete namespace $ns --wait=false
+    wait_namespace_gone
+  fi
   phase helm-install "$helm" install hdscale "$chart" --namespace $ns --create-namespace --wait --timeout 5m
 else
   if helm_release_exists; then
