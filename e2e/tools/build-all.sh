@@ -10,7 +10,8 @@
 #   stream 2: one go build/install each of containerd (+ctr, shim), crictl,
 #             kind, etcd, coredns, metrics-server: their module graphs need
 #             different versions of shared modules (see build-bins.sh), so
-#             they cannot be one build; metrics-server (the longest) goes last
+#             they cannot be one build; metrics-server (the longest) goes last,
+#             then the helm CLI (helm.sh; make helm-e2e needs it)
 #   beside:   debootstrap of the node rootfs
 # then the node image (node-image.sh) and the metrics-server image.
 # With KIND_NODE_IMAGE usable (see node-image.sh) the node-only parts are skipped.
@@ -49,9 +50,9 @@ parallel_builds() {
   bg build-all-k8s bash "$TOOLS_DIR/build-bins.sh" k8s
   if [ "$provided" = no ]; then
     bg build-all-rootfs bash "$TOOLS_DIR/node-image.sh" --rootfs
-    bg build-all-others bash "$TOOLS_DIR/build-bins.sh" containerd crictl kind etcd coredns metrics-server
+    bg build-all-others bash -c "bash '$TOOLS_DIR/build-bins.sh' containerd crictl kind etcd coredns metrics-server && bash '$TOOLS_DIR/helm.sh' >/dev/null"
   else
-    bg build-all-others bash "$TOOLS_DIR/build-bins.sh" kind metrics-server
+    bg build-all-others bash -c "bash '$TOOLS_DIR/build-bins.sh' kind metrics-server && bash '$TOOLS_DIR/helm.sh' >/dev/null"
   fi
   wait_all
 }
