@@ -24,7 +24,7 @@
 #   per-node-single  2 replicas of a whole node, 1 worker
 # Knobs: BENCH_MAKESPAN_ROUNDS (3; the loaded node rotates, so a multiple of 3),
 # BENCH_MAKESPAN_BACKGROUND (0.4 cores), BENCH_MAKESPAN_EXECUTIONS (24),
-# BENCH_MAKESPAN_EXEC_CPU (1 CPU-s), BENCH_MAKESPAN_CONNECTIONS (8),
+# BENCH_MAKESPAN_EXEC_CPU (1 CPU-s), BENCH_MAKESPAN_CONNECTIONS (16),
 # BENCH_MAKESPAN_CPU_SHARES (4096: the pool node containers' docker
 # cpu-shares during the run, 4x a container's default, so that on a machine
 # shared with other containers they still get their quota when busy),
@@ -38,7 +38,7 @@ QUOTA=${BENCH_MAKESPAN_QUOTA:-0.5}
 BACKGROUND=${BENCH_MAKESPAN_BACKGROUND:-0.4}
 EXECUTIONS=${BENCH_MAKESPAN_EXECUTIONS:-24}
 EXEC_CPU=${BENCH_MAKESPAN_EXEC_CPU:-1}
-CONNECTIONS=${BENCH_MAKESPAN_CONNECTIONS:-8}
+CONNECTIONS=${BENCH_MAKESPAN_CONNECTIONS:-16}
 SHARES=${BENCH_MAKESPAN_CPU_SHARES:-4096}
 BENCH_OUT=${BENCH_OUT:-$REPO_ROOT/_out/bench}
 RUN="$HDSCALE_CACHE/bench/makespan"

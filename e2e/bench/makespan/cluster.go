@@ -316,14 +316,14 @@ func nodeMetricsCores(ctx context.Context, c *benchkit.Clients, nodes []string) 
 }
 
 // waitBackground waits until NodeMetrics shows the background on the loaded
-// node (at least 70 % of it) and no more than half of it on the others, i.e.
-// a previous batch has left the metrics window.
+// node (at least 70 % of it) and no more than a quarter of it on the others,
+// i.e. a previous batch or burner has left the metrics window.
 func waitBackground(ctx context.Context, c *benchkit.Clients, nodes []string, loaded int, bg float64, timeout time.Duration) ([]float64, error) {
 	var last []float64
 	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		last = nodeMetricsCores(ctx, c, nodes)
 		for i, v := range last {
-			if i == loaded && v < 0.7*bg || i != loaded && (v < 0 || v > 0.5*bg) {
+			if i == loaded && v < 0.7*bg || i != loaded && (v < 0 || v > 0.25*bg) {
 				return false, nil
 			}
 		}

@@ -55,7 +55,7 @@ func parseFlags(args []string) (options, error) {
 	fs.Float64Var(&o.Background, "background", 0.4, "background load on the loaded node, in cores (dutyburn -cores)")
 	fs.IntVar(&o.Executions, "executions", 24, "executions in the batch")
 	fs.Float64Var(&o.ExecCPU, "exec-cpu", 1, "CPU-seconds per execution")
-	fs.IntVar(&o.Connections, "connections", 8, "kept-alive client connections to the runtime Service")
+	fs.IntVar(&o.Connections, "connections", 16, "kept-alive client connections to the runtime Service")
 	fs.IntVar(&o.Rounds, "rounds", 3, "rounds (the loaded node rotates over the pool nodes)")
 	fs.StringVar(&o.RuntimeImage, "runtime-image", "", "the fake runtime under the runtime image name the webhook matches")
 	fs.StringVar(&o.ClientImage, "client-image", "", "image of e2e/bench/execload")

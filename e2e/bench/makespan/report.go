@@ -124,12 +124,12 @@ func (r report) markdown(w io.Writer) {
 	fmt.Fprintf(w, "| replicas on the loaded node (all rounds) | %d | %d | |\n", a.OnLoaded, b.OnLoaded)
 	fmt.Fprintf(w, "| node CPU during the batch, loaded / others (cores, median) | %.2f / %.2f | %.2f / %.2f | |\n", a.LoadedCPU, a.OtherCPU, b.LoadedCPU, b.OtherCPU)
 	fmt.Fprintf(w, "\nper round (per node in pool-node order; `*` marks the loaded node):\n\n")
-	fmt.Fprintf(w, "| round | order | variant | replicas | executions | background (cores) | node CPU in batch (cores) | makespan (s) | model (s) | p50 / p99 (s) |\n")
-	fmt.Fprintln(w, "|---:|---|---|---|---|---|---|---:|---:|---|")
+	fmt.Fprintf(w, "| round | order | variant | replicas | connections | executions | background (cores) | node CPU in batch (cores) | makespan (s) | model (s) | p50 / p99 (s) |\n")
+	fmt.Fprintln(w, "|---:|---|---|---|---|---|---|---|---:|---:|---|")
 	for _, x := range r.Rounds {
 		for _, v := range x.Variants {
-			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n", x.Round, strings.Join(x.Order, "→"), v.Name,
-				perNode(x, ints(v.PerNode)), perNode(x, ints(v.Batch.ExecsPerNode)), perNode(x, floats(v.Background)), perNode(x, floats(v.NodeCPU)),
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n", x.Round, strings.Join(x.Order, "→"), v.Name,
+				perNode(x, ints(v.PerNode)), perNode(x, ints(v.Batch.ConnsPerNode)), perNode(x, ints(v.Batch.ExecsPerNode)), perNode(x, floats(v.Background)), perNode(x, floats(v.NodeCPU)),
 				secs(v.Batch.Makespan), secs(v.ModelMakespan), secs(v.Batch.P50), secs(v.Batch.P99))
 		}
 	}

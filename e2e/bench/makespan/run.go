@@ -126,8 +126,8 @@ func runRound(ctx context.Context, c *benchkit.Clients, nc *nodeContainers, o op
 			return res, fmt.Errorf("%s: %w", v.Name, err)
 		}
 		vr.Metrics = m
-		log.Printf("round %d %-8s replicas per node %v (loaded %s): makespan %.1fs (model %.1fs), p50 %.1fs, p99 %.1fs, node CPU %v, executions per node %v",
-			r, v.Name, vr.PerNode, nodes[loaded], vr.Batch.Makespan, vr.ModelMakespan, vr.Batch.P50, vr.Batch.P99, round2(vr.NodeCPU), vr.Batch.ExecsPerNode)
+		log.Printf("round %d %-8s replicas per node %v (loaded %s): makespan %.1fs (model %.1fs), p50 %.1fs, p99 %.1fs, node CPU %v, connections per node %v, executions per node %v",
+			r, v.Name, vr.PerNode, nodes[loaded], vr.Batch.Makespan, vr.ModelMakespan, vr.Batch.P50, vr.Batch.P99, round2(vr.NodeCPU), vr.Batch.ConnsPerNode, vr.Batch.ExecsPerNode)
 		byName[v.Name] = vr
 	}
 	for _, v := range variants {
