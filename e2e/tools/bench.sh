@@ -3,7 +3,9 @@
 # (bench-webhook.sh: in isolation, then end to end in the kind cluster, which
 # it brings up with `make cluster-up deploy` if needed), then the scheduler
 # extender and placement benchmarks (bench-extender.sh, bench-placement.sh,
-# on the local control plane) when present. Results land in $BENCH_OUT
+# on the local control plane) when present, and last the batch makespan on
+# CPU-limited kind nodes (bench-makespan.sh, in the same kind cluster as the
+# webhook's end-to-end part). Results land in $BENCH_OUT
 # (default _out/bench/*.md, *.json); docs/benchmarks.md explains them and
 # records a reference run.
 #
@@ -11,12 +13,12 @@
 # could not measure. All of them run even if one fails; the exit status says
 # whether any did.
 #
-# Environment: BENCH_SCRIPTS (default "webhook extender placement") picks
+# Environment: BENCH_SCRIPTS (default "webhook extender placement makespan") picks
 # scripts; each script documents its own knobs.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SCRIPTS=${BENCH_SCRIPTS:-webhook extender placement}
+SCRIPTS=${BENCH_SCRIPTS:-webhook extender placement makespan}
 export BENCH_OUT=${BENCH_OUT:-$REPO_ROOT/_out/bench}
 mkdir -p "$BENCH_OUT"
 
