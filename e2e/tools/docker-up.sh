@@ -8,6 +8,10 @@
 #      that fails (a capability bounding set without CAP_SYS_RESOURCE, as on
 #      some micro-VMs) it builds e2e/tools/runcwrap and restarts dockerd with
 #      it as the default runtime.
+#   4. raises the host's inotify limits to what kind documents for several
+#      nodes (each node's systemd, kubelet and containerd watch files; a
+#      second cluster, as the benchmarks start, failed with "too many open
+#      files" at the Debian defaults of 128 instances).
 # Usage: docker-up.sh            (source lib.sh + docker_env afterwards to use it)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -114,12 +118,29 @@ ensure_privileged() {
   privileged_ok "$img" || die "privileged containers still fail with the runc wrapper"
 }
 
+# raise_inotify: fs.inotify.max_user_instances >= 512 and
+# max_user_watches >= 524288 (kind's known-issues page), when we may.
+raise_inotify() {
+  local kv key want have
+  for kv in fs.inotify.max_user_instances=512 fs.inotify.max_user_watches=524288; do
+    key=${kv%=*}; want=${kv#*=}
+    have=$(sysctl -n "$key" 2>/dev/null || echo 0)
+    [ "$have" -ge "$want" ] && continue
+    if sysctl -qw "$key=$want" 2>/dev/null; then
+      log "raised $key from $have to $want"
+    else
+      log "warning: $key is $have (< $want) and cannot be raised here; several kind nodes may fail with 'too many open files'"
+    fi
+  done
+}
+
 main() {
   phase docker-packages install_packages
   docker_env
   phase docker-engine ensure_engine
   docker_env
   phase docker-privileged ensure_privileged
+  raise_inotify
 }
 
 main "$@"
