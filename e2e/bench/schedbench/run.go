@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log"
 	"math/rand"
-	"os"
 	"time"
 
 	"github.com/hdscale/hdscale/e2e/bench/internal/benchkit"
@@ -53,12 +51,8 @@ func run(ctx context.Context, o options, out io.Writer) error {
 	}
 	rep := summarize(o, results)
 	if o.Out != "" {
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return fmt.Errorf("encoding results: %w", err)
-		}
-		if err := os.WriteFile(o.Out, append(b, '\n'), 0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", o.Out, err)
+		if err := benchkit.WriteJSON(o.Out, rep); err != nil {
+			return err
 		}
 	}
 	rep.markdown(out)
