@@ -231,7 +231,10 @@ e2e() {
     echo "machine: $(machine), kind $KIND_VERSION"
     echo
     echo "command: e2e/tools/bench-webhook.sh (BENCH_WEBHOOK_PARTS=e2e BENCH_E2E_VARIANTS=$E2E_VARIANTS BENCH_E2E_ROUNDS=${BENCH_E2E_ROUNDS:-5} BENCH_E2E_DURATION=${BENCH_E2E_DURATION:-10s} BENCH_E2E_CONCURRENCY=${BENCH_E2E_CONCURRENCY:-1,16})"
-    wants_variant kyverno && echo && echo "Kyverno $KYVERNO_VERSION (admission controller), Gatekeeper $GATEKEEPER_VERSION (--operation=mutation-webhook), built from their Go modules; manifests e2e/bench/engines/"
+    if wants_variant kyverno || wants_variant gatekeeper; then
+      echo
+      echo "Policy engines built from their Go modules, installed from e2e/bench/engines/: Kyverno $KYVERNO_VERSION (admission controller only), Gatekeeper $GATEKEEPER_VERSION (--operation=mutation-webhook)."
+    fi
     echo
   } >"$md"
   wants_variant kyverno && phase install-kyverno install_engine kyverno "$KYVERNO_VERSION" kyverno

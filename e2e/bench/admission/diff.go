@@ -13,7 +13,7 @@ import (
 // mutationDiff lists where got differs from ref in every field hdscale's
 // webhook writes on a per-core runtime pod: schedulerName, tolerations,
 // nodeSelector, each container's resources and env (init containers too),
-// and the hdscale.io/policy annotation. Order within tolerations and env
+// and the hdscale.io/ annotations (policy, conflicts). Order within tolerations and env
 // does not count (the API server and the workloads read them as sets).
 // Empty means the same mutation.
 func mutationDiff(ref, got *corev1.Pod) []string {
@@ -26,7 +26,7 @@ func mutationDiff(ref, got *corev1.Pod) []string {
 	field("schedulerName", ref.Spec.SchedulerName, got.Spec.SchedulerName)
 	field("tolerations", tolerationSet(ref.Spec.Tolerations), tolerationSet(got.Spec.Tolerations))
 	field("nodeSelector", mapString(ref.Spec.NodeSelector), mapString(got.Spec.NodeSelector))
-	field("annotation "+policy.AnnotationPolicy, ref.Annotations[policy.AnnotationPolicy], got.Annotations[policy.AnnotationPolicy])
+	field("hdscale.io/ annotations", mapString(hdscaleAnnotations(ref)), mapString(hdscaleAnnotations(got)))
 	refC, gotC := containersByName(ref), containersByName(got)
 	names := make([]string, 0, len(refC))
 	for n := range refC {
@@ -114,4 +114,14 @@ func envSet(env []corev1.EnvVar) string {
 	}
 	sort.Strings(s)
 	return "[" + strings.Join(s, " ") + "]"
+}
+
+func hdscaleAnnotations(p *corev1.Pod) map[string]string {
+	out := map[string]string{}
+	for k, v := range p.Annotations {
+		if strings.HasPrefix(k, policy.Prefix) {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -154,7 +155,7 @@ func kyvernoPolicy(ns string, w webhookSettings, sz sizing) *unstructured.Unstru
 		rule("pool-toleration-new", map[string]any{"patchesJson6902": jsonPatchYAML("add", "/spec/tolerations", []any{toleration})},
 			map[string]any{"key": "{{ length(request.object.spec.tolerations || `[]`) }}", "operator": "Equals", "value": 0}),
 		rule("placement", map[string]any{"patchStrategicMerge": map[string]any{
-			"metadata": map[string]any{"annotations": map[string]any{policy.AnnotationPolicy: sz.annotation}},
+			"metadata": map[string]any{"annotations": stringMap(sz.annotations)},
 			"spec":     map[string]any{"nodeSelector": map[string]any{"+(" + policy.NodePoolKey + ")": "runtime"}},
 		}}),
 		rule("scheduler", map[string]any{"patchesJson6902": jsonPatchYAML("replace", "/spec/schedulerName", webhook.DefaultSchedulerName)},
@@ -191,7 +192,8 @@ func jsonPatchYAML(op, path string, value any) string {
 // list elements by a key field only (name, key), never by image, so the
 // runtime containers are named: those hdscale's matcher finds in the bench
 // pod (sz.containers). pathTests keep the pod's own values (fill
-// mode) and keep Gatekeeper from creating a container that is not there.
+// mode) and keep Gatekeeper from creating a container that is not there;
+// a value cannot be tested, so schedulerName is set whatever it was.
 func gatekeeperMutators(ns string, sz sizing) []*unstructured.Unstructured {
 	match := map[string]any{
 		"scope":      "Namespaced",
@@ -219,8 +221,9 @@ func gatekeeperMutators(ns string, sz sizing) []*unstructured.Unstructured {
 			map[string]any{"pathTests": []any{absent("spec.tolerations[key: " + pool + "]")}}),
 		assign("hdscale-bench-pool-node-selector", "spec.nodeSelector."+pool, "runtime",
 			map[string]any{"pathTests": []any{absent("spec.nodeSelector." + pool)}}),
-		assign("hdscale-bench-scheduler", "spec.schedulerName", webhook.DefaultSchedulerName,
-			map[string]any{"assignIf": map[string]any{"in": []any{"default-scheduler"}}}),
+		// Unconditional: Assign cannot test a value (hdscale and the other
+		// variants replace only the default scheduler; the bench pod has it).
+		assign("hdscale-bench-scheduler", "spec.schedulerName", webhook.DefaultSchedulerName, nil),
 	}
 	for _, c := range sz.containers {
 		sel := fmt.Sprintf("spec.containers[name: %q]", c)
@@ -235,13 +238,61 @@ func gatekeeperMutators(ns string, sz sizing) []*unstructured.Unstructured {
 				map[string]any{"pathTests": []any{present(sel), absent(loc)}}))
 		}
 	}
-	out = append(out, &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "mutations.gatekeeper.sh/v1", "kind": "AssignMetadata",
-		"metadata": map[string]any{"name": "hdscale-bench-policy-annotation", "labels": map[string]any{benchLabel: benchValue}},
-		"spec": map[string]any{"match": match, "location": `metadata.annotations."` + policy.AnnotationPolicy + `"`,
-			"parameters": map[string]any{"assign": map[string]any{"value": sz.annotation}}},
-	}})
+	for _, k := range sortedKeys(sz.annotations) {
+		out = append(out, &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "mutations.gatekeeper.sh/v1", "kind": "AssignMetadata",
+			"metadata": map[string]any{"name": "hdscale-bench-annotation-" + dnsLabel(strings.TrimPrefix(k, policy.Prefix)),
+				"labels": map[string]any{benchLabel: benchValue}},
+			"spec": map[string]any{"match": match, "location": `metadata.annotations."` + k + `"`,
+				"parameters": map[string]any{"assign": map[string]any{"value": sz.annotations[k]}}},
+		}})
+	}
 	return out
+}
+
+func stringMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// referenceAnnotations dry-run creates the bench pod in hdscale's
+// namespace and returns the hdscale.io/ annotations hdscale's webhook
+// wrote: the engines write them as constants (a policy engine cannot size
+// from the pool's nodes, nor list what it kept).
+func (s *setup) referenceAnnotations(ctx context.Context) (map[string]string, error) {
+	p := s.pod.DeepCopy()
+	p.Namespace = variantNamespaces["hdscale"]
+	var out map[string]string
+	var lastErr error
+	err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		got, err := s.client.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if lastErr = err; err != nil {
+			return false, nil
+		}
+		out = map[string]string{}
+		for k, v := range got.Annotations {
+			if strings.HasPrefix(k, policy.Prefix) {
+				out[k] = v
+			}
+		}
+		return out[policy.AnnotationPolicy] != "", nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hdscale's answer for the bench pod (last error %v): %w", lastErr, err)
+	}
+	return out, nil
 }
 
 var nonDNS = regexp.MustCompile(`[^a-z0-9-]+`)
@@ -254,6 +305,13 @@ func dnsLabel(s string) string {
 // applyEngines writes the selected engines' policies (after checking that
 // the engines run) and aligns Gatekeeper's webhook with hdscale's.
 func (s *setup) applyEngines(ctx context.Context) error {
+	if has(s.opts.variants, "hdscale") {
+		a, err := s.referenceAnnotations(ctx)
+		if err != nil {
+			return err
+		}
+		mapSizing.annotations = a
+	}
 	for _, v := range s.opts.variants {
 		e, ok := engineOf(v)
 		if !ok {

@@ -52,7 +52,7 @@ func TestMutationDiff(t *testing.T) {
 		{"scheduler", func(p *corev1.Pod) { p.Spec.SchedulerName = "default-scheduler" }, "schedulerName: hdscale hdscale-scheduler, got default-scheduler"},
 		{"no pool toleration", func(p *corev1.Pod) { p.Spec.Tolerations = p.Spec.Tolerations[:1] }, "tolerations:"},
 		{"no pool selector", func(p *corev1.Pod) { delete(p.Spec.NodeSelector, "hdscale.io/pool") }, "nodeSelector:"},
-		{"annotation", func(p *corev1.Pod) { p.Annotations = nil }, "annotation hdscale.io/policy"},
+		{"annotation", func(p *corev1.Pod) { p.Annotations = nil }, "hdscale.io/ annotations"},
 		{"env missing", func(p *corev1.Pod) { p.Spec.Containers[0].Env = p.Spec.Containers[0].Env[:1] }, "container rt env"},
 		{"env on the wrong container", func(p *corev1.Pod) {
 			p.Spec.Containers[1].Env = []corev1.EnvVar{{Name: "MAX_WORKERS", Value: "2"}}
@@ -81,7 +81,7 @@ func TestKyvernoPolicy(t *testing.T) {
 	t.Parallel()
 	w := webhookSettings{failurePolicy: "Fail", timeoutSeconds: 5,
 		matchConditions: []admissionregistrationv1.MatchCondition{{Name: "runtime-candidate", Expression: "true"}}}
-	p := kyvernoPolicy("hdscale-bench-kyverno", w, sizing{cpu: "1", workers: "1", annotation: "{}"})
+	p := kyvernoPolicy("hdscale-bench-kyverno", w, sizing{cpu: "1", workers: "1", annotations: map[string]string{"hdscale.io/policy": "{}"}})
 	b, err := json.Marshal(p.Object)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,8 @@ func TestKyvernoPolicy(t *testing.T) {
 
 func TestGatekeeperMutators(t *testing.T) {
 	t.Parallel()
-	ms := gatekeeperMutators("hdscale-bench-gatekeeper", sizing{cpu: "1", workers: "1", annotation: "{}", containers: []string{"hetida-runtime"}})
+	ms := gatekeeperMutators("hdscale-bench-gatekeeper", sizing{cpu: "1", workers: "1", containers: []string{"hetida-runtime"},
+		annotations: map[string]string{"hdscale.io/policy": "{}", "hdscale.io/conflicts": "{}"}})
 	names := map[string]string{}
 	for _, m := range ms {
 		loc, _, _ := unstructuredString(m.Object, "spec", "location")
@@ -119,14 +120,15 @@ func TestGatekeeperMutators(t *testing.T) {
 		"hdscale-bench-hetida-runtime-cpu-limit":       `spec.containers[name: "hetida-runtime"].resources.limits.cpu`,
 		"hdscale-bench-hetida-runtime-web-concurrency": `spec.containers[name: "hetida-runtime"].env[name: WEB_CONCURRENCY]`,
 		"hdscale-bench-hetida-runtime-max-workers":     `spec.containers[name: "hetida-runtime"].env[name: MAX_WORKERS]`,
-		"hdscale-bench-policy-annotation":              `metadata.annotations."hdscale.io/policy"`,
+		"hdscale-bench-annotation-policy":              `metadata.annotations."hdscale.io/policy"`,
+		"hdscale-bench-annotation-conflicts":           `metadata.annotations."hdscale.io/conflicts"`,
 	} {
 		if names[name] != loc {
 			t.Errorf("mutator %s at %q, want %q", name, names[name], loc)
 		}
 	}
-	if len(ms) != 8 {
-		t.Errorf("%d mutators, want 8", len(ms))
+	if len(ms) != 9 {
+		t.Errorf("%d mutators, want 9", len(ms))
 	}
 }
 

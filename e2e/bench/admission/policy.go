@@ -48,10 +48,15 @@ type sizing struct {
 	// containers are the bench pod's runtime containers (Gatekeeper's
 	// mutators name them).
 	containers []string
+	// annotations are the hdscale.io/ annotations the engines write: the
+	// policy annotation computed here, replaced by what hdscale's webhook
+	// wrote on the bench pod when it runs (referenceAnnotations; it adds
+	// hdscale.io/conflicts in fill mode).
+	annotations map[string]string
 }
 
 // mapSizing is computed once at setup (computeMapSizing).
-var mapSizing = sizing{"1", "1", "{}", nil}
+var mapSizing = sizing{cpu: "1", workers: "1", annotation: "{}"}
 
 const mapPatchExpression = `
 variables.rt.filter(i, !has(object.spec.containers[i].resources)).map(i,
@@ -135,6 +140,7 @@ func computeMapSizing(ctx context.Context, c kubernetes.Interface, nsLabels map[
 	mapSizing.workers = strconv.Itoa(s.Workers)
 	mapSizing.annotation = policy.NewAnnotation(ns, s, names, webhook.DefaultSchedulerName).Encode()
 	mapSizing.containers = names
+	mapSizing.annotations = map[string]string{policy.AnnotationPolicy: mapSizing.annotation}
 	return nil
 }
 

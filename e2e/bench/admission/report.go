@@ -130,9 +130,9 @@ func writeReport(w io.Writer, res Results, o options) {
 	fmt.Fprintln(w)
 	if usesEngine(o.variants) {
 		fmt.Fprintln(w, "\"same fields as (d)\": the policy engine's dry-run answer carries exactly what hdscale's webhook writes "+
-			"(schedulerName, tolerations, nodeSelector, every container's resources and env, the hdscale.io/policy annotation); "+
+			"(schedulerName, tolerations, nodeSelector, every container's resources and env, the hdscale.io/ annotations); "+
 			"the run stops before measuring when it does not. The engines apply the same constants as (b), computed once "+
-			"at setup from the pool (hdscale sizes every admission from its informers).")
+			"at setup from the pool and hdscale's answer for the bench pod (hdscale sizes every admission from its informers).")
 		fmt.Fprintln(w)
 	}
 	if has(o.variants, "noop") && has(o.variants, "noop-patch") {
