@@ -109,9 +109,36 @@ var runtimeContainerPrecondition = map[string]any{"any": []any{
 		"value": []any{"false", "0", "f", "n", "no", "off"}},
 }}
 
+// forContainer is one foreach entry over the pod's containers: for each
+// runtime container where cond holds, merge patch into it. (Each field
+// has its own entry with a precondition instead of add anchors "+(...)"
+// in one patch: Kyverno v1.19.1 panics on anchors in env list elements,
+// slice bounds out of range in deleteListElement.)
+func forContainer(cond map[string]any, patch map[string]any) map[string]any {
+	c := map[string]any{"name": "{{ element.name }}"}
+	for k, v := range patch {
+		c[k] = v
+	}
+	return map[string]any{
+		"list":                "request.object.spec.containers",
+		"preconditions":       map[string]any{"any": runtimeContainerPrecondition["any"], "all": []any{cond}},
+		"patchStrategicMerge": map[string]any{"spec": map[string]any{"containers": []any{c}}},
+	}
+}
+
+// missing: the JMESPath field of the element is unset.
+func missing(field string) map[string]any {
+	return map[string]any{"key": "{{ " + field + " || '' }}", "operator": "Equals", "value": ""}
+}
+
+// noEnv: the element has no env var name.
+func noEnv(name string) map[string]any {
+	return map[string]any{"key": "{{ length(element.env[?name=='" + name + "'] || `[]`) }}", "operator": "Equals", "value": 0}
+}
+
 // kyvernoPolicy is the ClusterPolicy doing hdscale's per-core mutation in
 // namespace ns: per runtime container (foreach) CPU request and limit and
-// WEB_CONCURRENCY and MAX_WORKERS where unset (add anchors +()); the pool
+// WEB_CONCURRENCY and MAX_WORKERS where unset; the pool
 // toleration where the pod has none for the pool; the pool node selector
 // where unset; schedulerName where it is the default; the hdscale.io/policy
 // annotation. Its webhookConfiguration carries hdscale's failurePolicy,
@@ -135,21 +162,12 @@ func kyvernoPolicy(ns string, w webhookSettings, sz sizing) *unstructured.Unstru
 		return r
 	}
 	rules := []any{
-		rule("runtime-containers", map[string]any{"foreach": []any{map[string]any{
-			"list":          "request.object.spec.containers",
-			"preconditions": runtimeContainerPrecondition,
-			"patchStrategicMerge": map[string]any{"spec": map[string]any{"containers": []any{map[string]any{
-				"name": "{{ element.name }}",
-				"resources": map[string]any{
-					"requests": map[string]any{"+(cpu)": sz.cpu},
-					"limits":   map[string]any{"+(cpu)": sz.cpu},
-				},
-				"env": []any{
-					map[string]any{"name": "WEB_CONCURRENCY", "+(value)": sz.workers},
-					map[string]any{"name": "MAX_WORKERS", "+(value)": sz.workers},
-				},
-			}}}},
-		}}}),
+		rule("runtime-containers", map[string]any{"foreach": []any{
+			forContainer(missing("element.resources.requests.cpu"), map[string]any{"resources": map[string]any{"requests": map[string]any{"cpu": sz.cpu}}}),
+			forContainer(missing("element.resources.limits.cpu"), map[string]any{"resources": map[string]any{"limits": map[string]any{"cpu": sz.cpu}}}),
+			forContainer(noEnv("WEB_CONCURRENCY"), map[string]any{"env": []any{map[string]any{"name": "WEB_CONCURRENCY", "value": sz.workers}}}),
+			forContainer(noEnv("MAX_WORKERS"), map[string]any{"env": []any{map[string]any{"name": "MAX_WORKERS", "value": sz.workers}}}),
+		}}),
 		rule("pool-toleration-append", map[string]any{"patchesJson6902": jsonPatchYAML("add", "/spec/tolerations/-", toleration)},
 			noPoolToleration, map[string]any{"key": "{{ length(request.object.spec.tolerations || `[]`) }}", "operator": "GreaterThan", "value": 0}),
 		rule("pool-toleration-new", map[string]any{"patchesJson6902": jsonPatchYAML("add", "/spec/tolerations", []any{toleration})},

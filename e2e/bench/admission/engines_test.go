@@ -89,8 +89,8 @@ func TestKyvernoPolicy(t *testing.T) {
 	s := string(b)
 	for _, want := range []string{
 		`"kind":"ClusterPolicy"`, `"failurePolicy":"Fail"`, `"timeoutSeconds":5`, `"name":"runtime-candidate"`,
-		`"namespaces":["hdscale-bench-kyverno"]`, `"list":"request.object.spec.containers"`, `"+(cpu)":`,
-		`"+(value)":`, `"WEB_CONCURRENCY"`, `"MAX_WORKERS"`, `"+(hdscale.io/pool)":"runtime"`, `"hdscale.io/policy":`,
+		`"namespaces":["hdscale-bench-kyverno"]`, `"list":"request.object.spec.containers"`, `"cpu":"1"`,
+		`length(element.env[?name=='MAX_WORKERS'] || ` + "`[]`" + `)`, `"WEB_CONCURRENCY"`, `"MAX_WORKERS"`, `"+(hdscale.io/pool)":"runtime"`, `"hdscale.io/policy":`,
 		`\"value\":\"hdscale-scheduler\"`, `"background":false`,
 	} {
 		if !strings.Contains(s, want) {

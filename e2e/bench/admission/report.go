@@ -305,13 +305,20 @@ func writeVsEngine(w io.Writer, idx byKey, c int, e engine) {
 	api := median(perRound(idx, c, "hdscale", e.variant, func(x, n Round) float64 { return 1e6 * (x.APIServerCPUPerReq - n.APIServerCPUPerReq) }))
 	t := engineTargets[e.variant]
 	target := func(ratio, want float64) string {
-		if want == 0 {
+		switch {
+		case want == 0:
 			return "no target"
+		case math.IsNaN(ratio) || math.IsInf(ratio, 0) || ratio < 0:
+			return fmt.Sprintf("target ≤ %.2f×: not measurable, an added value ≤ 0 (noise)", want)
 		}
 		return fmt.Sprintf("target ≤ %.2f×: %s", want, met(ratio <= want))
 	}
+	ratio := h.hd / h.ref
+	if h.ref <= 0 {
+		ratio = math.NaN() // a ratio to a non-positive delta means nothing
+	}
 	fmt.Fprintf(w, "hdscale vs %s at concurrency %d: added p50 %+.2f ms vs %+.2f ms = %.2f× (median of per-round ratios %.2f×, range %.2f–%.2f; %s); "+
 		"throughput %.3f× (per-round range %.3f–%.3f); webhook pods' CPU per admission %.0f µs vs %.0f µs = %.2f× (%s); apiserver CPU/req %+.0f µs against %s.\n\n",
-		e.title, c, h.hd, h.ref, h.hd/h.ref, median(h.perRoundRatio), rlo, rhi, target(h.hd/h.ref, t.p50),
+		e.title, c, h.hd, h.ref, ratio, median(h.perRoundRatio), rlo, rhi, target(ratio, t.p50),
 		median(h.tput), lo, hi, hdCPU*1e6, enCPU*1e6, hdCPU/enCPU, target(hdCPU/enCPU, t.cpu), api, e.title)
 }
