@@ -14,10 +14,16 @@
 #   no-op webhook deployed in-cluster (plain, and answering with a 1-op patch), and hdscale's webhook; interleaved
 #   rounds at concurrency 1 and 16. Needs `make cluster-up deploy` (run here
 #   when the cluster or hdscale is missing, unless BENCH_NO_CLUSTER_UP=1).
+#   Variants (f) Kyverno and (g) Gatekeeper: the policy engines doing the
+#   same mutation, built from their Go modules (build-bins.sh kyverno
+#   gatekeeper; cached, ~10 min cold), installed here from
+#   e2e/bench/engines/*.yaml with their CRDs, removed at the end.
 #
 # Environment: BENCH_WEBHOOK_PARTS ("isolation e2e"), BENCH_RATES
 # (500,2000,5000), BENCH_ISO_DURATION (10s), BENCH_ISO_ROUNDS (3),
 # BENCH_E2E_ROUNDS (5), BENCH_E2E_DURATION (10s), BENCH_E2E_CONCURRENCY (1,16),
+# BENCH_E2E_VARIANTS (none,map,noop,hdscale,noop-patch,kyverno,gatekeeper;
+# must start with none), BENCH_KEEP_ENGINES (1: leave the engines installed),
 # BENCH_NICE (unset; e.g. -15 runs the isolation servers and generator at that
 # nice level, for a machine shared with other work - the results say so).
 set -euo pipefail
@@ -43,7 +49,7 @@ stop_started() {
     rm -f "$f"
   done
 }
-trap 'rc=$?; stop_started; (exit $rc); _phase_exit_report' EXIT
+trap 'rc=$?; stop_started; remove_engines; (exit $rc); _phase_exit_report' EXIT
 stop_started # leftovers of an interrupted run
 
 NICE=()
@@ -135,6 +141,73 @@ isolation() {
   log "results: $md"
 }
 
+E2E_VARIANTS=${BENCH_E2E_VARIANTS:-none,map,noop,hdscale,noop-patch,kyverno,gatekeeper}
+ENGINES_DIR="$REPO_ROOT/e2e/bench/engines"
+ENGINES_INSTALLED=()
+wants_variant() { case ",$E2E_VARIANTS," in *",$1,"*) return 0 ;; esac; return 1; }
+
+# engine_crds ENGINE: the engine's CRDs as YAML, from its Go module (the
+# version built): Kyverno's config/crds/, the CRDs of Gatekeeper's
+# deploy/gatekeeper.yaml.
+engine_crds() {
+  local dir
+  case $1 in
+    kyverno)
+      dir=$(go mod download -json "github.com/kyverno/kyverno@$KYVERNO_VERSION" | jq -r .Dir)
+      find "$dir/config/crds" -name '*.yaml' | LC_ALL=C sort | while read -r f; do echo "---"; cat "$f"; done ;;
+    gatekeeper)
+      dir=$(go mod download -json "github.com/open-policy-agent/gatekeeper/v3@$GATEKEEPER_VERSION" | jq -r .Dir)
+      awk '/^---/ { if (crd) printf "%s", doc; doc = ""; crd = 0 }
+        /^kind: CustomResourceDefinition/ { crd = 1 }
+        { doc = doc $0 "\n" }
+        END { if (crd) printf "%s", doc }' "$dir/deploy/gatekeeper.yaml" ;;
+  esac
+}
+
+# install_engine ENGINE VERSION BINARY: builds (cached), images, loads and
+# installs one policy engine; waits for its Deployment.
+install_engine() {
+  local name=$1 ver=$2 bin=$3 image="hdscale/bench-$1:$2" deploy
+  local binpath="$BIN_CACHE/$name-$ver/$bin"
+  if [ ! -x "$binpath" ]; then
+    log "$name $ver: building from its Go module (log $LOG_DIR/build-$name.log; ~5-10 min cold)"
+    nice -n 10 bash "$TOOLS_DIR/build-bins.sh" "$name" >"$LOG_DIR/build-$name.log" 2>&1 ||
+      { tail -20 "$LOG_DIR/build-$name.log" >&2; die "$name build failed (log $LOG_DIR/build-$name.log)"; }
+  fi
+  [ -x "$binpath" ] || die "$name: no $binpath after the build"
+  image_exists "$image" || binary_image "$image" "$binpath" "/$bin"
+  # Only into the nodes it can run on (no taint: its pods tolerate none),
+  # the engine images being large (Kyverno's 141 MB).
+  local nodes
+  nodes=$(kctl get nodes -o json | jq -r '[.items[] | select((.spec.taints // []) | length == 0) | .metadata.name] | join(",")')
+  LOAD_NODES=$nodes phase "load-$name-image" bash "$TOOLS_DIR/load-image.sh" "$image"
+  ENGINES_INSTALLED+=("$name")
+  engine_crds "$name" | kctl apply --server-side --force-conflicts -f - >/dev/null
+  kctl wait --for condition=established --timeout=120s -f <(engine_crds "$name") >/dev/null
+  sed "s#image: hdscale/bench-$name:.*#image: $image#" "$ENGINES_DIR/$name.yaml" | kctl apply --server-side --force-conflicts -f - >/dev/null
+  deploy=$(sed -n '/^kind: Deployment/,/^---/s/^  name: //p' "$ENGINES_DIR/$name.yaml" | head -1)
+  kctl -n "hdscale-bench-$name-system" rollout status "deploy/$deploy" --timeout=300s ||
+    { kctl -n "hdscale-bench-$name-system" get pods -o wide; kctl -n "hdscale-bench-$name-system" logs "deploy/$deploy" --tail=30 || true; return 1; }
+}
+
+# remove_engines: what install_engine installed, unless BENCH_KEEP_ENGINES=1.
+# Kyverno's webhook configurations are its own (it recreates them while it
+# runs): removed after its Deployment.
+remove_engines() {
+  [ ${#ENGINES_INSTALLED[@]} -gt 0 ] && [ "${BENCH_KEEP_ENGINES:-0}" != 1 ] || return 0
+  local name
+  for name in "${ENGINES_INSTALLED[@]}"; do
+    log "removing $name"
+    kctl delete -f "$ENGINES_DIR/$name.yaml" --ignore-not-found --wait=true --timeout=120s >/dev/null || true
+    [ "$name" = kyverno ] && kctl delete mutatingwebhookconfigurations,validatingwebhookconfigurations \
+      -l webhook.kyverno.io/managed-by=kyverno --ignore-not-found >/dev/null || true
+    engine_crds "$name" | kctl delete -f - --ignore-not-found --wait=false >/dev/null || true
+  done
+  ENGINES_INSTALLED=()
+}
+
+kctl() { kubectl --kubeconfig "$CLUSTER_KUBECONFIG" "$@"; }
+
 # cluster_ready: the kind cluster answers and hdscale's webhook is deployed.
 cluster_ready() {
   [ -s "$CLUSTER_KUBECONFIG" ] || return 1
@@ -161,12 +234,20 @@ e2e() {
     echo
     echo "machine: $(machine), kind $KIND_VERSION"
     echo
-    echo "command: e2e/tools/bench-webhook.sh (BENCH_WEBHOOK_PARTS=e2e)"
+    echo "command: e2e/tools/bench-webhook.sh (BENCH_WEBHOOK_PARTS=e2e BENCH_E2E_VARIANTS=$E2E_VARIANTS BENCH_E2E_ROUNDS=${BENCH_E2E_ROUNDS:-5} BENCH_E2E_DURATION=${BENCH_E2E_DURATION:-10s} BENCH_E2E_CONCURRENCY=${BENCH_E2E_CONCURRENCY:-1,16})"
+    if wants_variant kyverno || wants_variant gatekeeper; then
+      echo
+      echo "Policy engines built from their Go modules, installed from e2e/bench/engines/: Kyverno $KYVERNO_VERSION (admission controller only), Gatekeeper $GATEKEEPER_VERSION (--operation=mutation-webhook)."
+    fi
     echo
   } >"$md"
+  wants_variant kyverno && phase install-kyverno install_engine kyverno "$KYVERNO_VERSION" kyverno
+  wants_variant gatekeeper && phase install-gatekeeper install_engine gatekeeper "$GATEKEEPER_VERSION" gatekeeper
   "$RUN/bin/admission" -kubeconfig "$CLUSTER_KUBECONFIG" -case "$CASE" -noop-image "$image" -noop-tls-dir "$certs" \
+    -variants "$E2E_VARIANTS" \
     -rounds "${BENCH_E2E_ROUNDS:-5}" -duration "${BENCH_E2E_DURATION:-10s}" -concurrency "${BENCH_E2E_CONCURRENCY:-1,16}" \
     -out "$BENCH_OUT/webhook-e2e.json" | tee -a "$md"
+  remove_engines
   log "results: $md"
 }
 

@@ -7,6 +7,8 @@
 #                  kubeadm kube-proxy kubectl (one go build through a wrapper
 #                  module that pins every k8s.io staging module)
 #   etcd coredns containerd crictl kind metrics-server kwok
+#   kyverno gatekeeper   policy engines for bench-webhook.sh's variants (f)
+#                  and (g); built only when that benchmark asks for them
 # Each component keeps its own module graph. One joint wrapper module for the
 # non-Kubernetes components was tried and does not work at these versions:
 # containerd v2.3.4's CRI server needs k8s.io/cri-api v0.36 (crictl v1.37 needs
@@ -112,6 +114,20 @@ build_metrics-server() {
 }
 build_kwok() {
   wrapper_build kwok "$KWOK_VERSION" "sigs.k8s.io/kwok@$KWOK_VERSION" yes sigs.k8s.io/kwok/cmd/kwok
+}
+
+# Kyverno's admission controller (cmd/kyverno). Its go.mod carries one replace
+# (k8s.io/pod-security-admission => its own fork), which a module that merely
+# requires Kyverno does not inherit: the wrapper copies it.
+build_kyverno() {
+  LDFLAGS_EXTRA="-X github.com/kyverno/kyverno/pkg/version.BuildVersion=$KYVERNO_VERSION" \
+    wrapper_build kyverno "$KYVERNO_VERSION" "github.com/kyverno/kyverno@$KYVERNO_VERSION" yes \
+    github.com/kyverno/kyverno/cmd/kyverno
+}
+# Gatekeeper's manager (the module root's main package; go names it gatekeeper).
+build_gatekeeper() {
+  LDFLAGS_EXTRA="-X github.com/open-policy-agent/gatekeeper/v3/pkg/version.Version=$GATEKEEPER_VERSION" \
+    go_install gatekeeper "$GATEKEEPER_VERSION" "github.com/open-policy-agent/gatekeeper/v3@$GATEKEEPER_VERSION"
 }
 
 main() {

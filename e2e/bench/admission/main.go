@@ -2,7 +2,7 @@
 // kind cluster, side by side (docs/benchmarks.md, "Webhook end to end";
 // driven by e2e/tools/bench-webhook.sh). It sends server-side dry-run pod
 // creates (client-go, protobuf, high QPS/burst, like a controller) of one
-// webhook/testdata runtime pod into five namespaces, in interleaved rounds:
+// webhook/testdata runtime pod into seven namespaces, in interleaved rounds:
 //
 //	none        hdscale-bench-none        nothing mutates pods there (baseline)
 //	map         hdscale-bench-map         a MutatingAdmissionPolicy doing hdscale's mutation in CEL (JSONPatch)
@@ -19,7 +19,10 @@
 // /metrics through the pod proxy), and reports medians of per-round values
 // and of per-round deltas against "none"; hdscale is compared with both
 // no-op webhooks (noop-patch minus noop is the API server's own cost of
-// accepting a patch, which any mutating webhook pays).
+// accepting a patch, which any mutating webhook pays) and with each policy
+// engine (hdscale's added p50 and webhook pods' CPU per admission against
+// theirs). Before measuring, each engine's dry-run answer must carry
+// exactly the fields hdscale's does (mutationDiff), or the run fails.
 //
 // It sets up the namespaces, the policy and the two no-op webhooks (each a
 // Deployment, Service and MutatingWebhookConfiguration in
@@ -27,7 +30,9 @@
 // bench-noop-patch-webhook, sharing one TLS Secret whose certificate,
 // from -noop-tls-dir, must cover both Services' DNS names; each scoped to
 // its variant's namespace, with the same replicas, resources, placement and
-// webhook settings as hdscale's), idempotently, and removes them at the end
+// webhook settings as hdscale's), and the engines' policies (engines.go;
+// the engines themselves are installed by bench-webhook.sh), idempotently,
+// and removes them at the end
 // unless -keep (-teardown removes what an earlier run left).
 package main
 
@@ -44,6 +49,7 @@ import (
 	"syscall"
 	"time"
 
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -81,7 +87,7 @@ func parseOptions(args []string) (options, error) {
 	fs.StringVar(&o.noopTLSDir, "noop-tls-dir", "", "ca.crt, tls.crt, tls.key for the no-op webhooks' Service DNS names, "+serviceHost(noopName)+" and "+serviceHost(noopPatchName)+" (noopwebhook gencert)")
 	fs.StringVar(&o.hdscaleNS, "hdscale-namespace", "hdscale-system", "namespace of hdscale's webhook")
 	fs.StringVar(&o.hdscaleName, "hdscale-webhook", "hdscale", "name of hdscale's MutatingWebhookConfiguration (and prefix of its Deployment, -webhook)")
-	fs.StringVar(&variants, "variants", "none,map,noop,hdscale,noop-patch", "variants to measure")
+	fs.StringVar(&variants, "variants", "none,map,noop,hdscale,noop-patch,kyverno,gatekeeper", "variants to measure (kyverno and gatekeeper need the engines of e2e/bench/engines running)")
 	fs.StringVar(&conc, "concurrency", "1,16", "closed-loop concurrencies")
 	fs.IntVar(&o.rounds, "rounds", 5, "interleaved rounds (variant order rotates per round)")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before each measurement (not recorded)")
@@ -156,7 +162,11 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	s := &setup{client: client, opts: o}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	s := &setup{client: client, dynamic: dyn, opts: o}
 	if o.teardownOnly {
 		return s.teardown(ctx)
 	}

@@ -150,7 +150,7 @@ func TestParseOptionsVariants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"none", "map", "noop", "hdscale", "noop-patch"}; !reflect.DeepEqual(o.variants, want) {
+	if want := []string{"none", "map", "noop", "hdscale", "noop-patch", "kyverno", "gatekeeper"}; !reflect.DeepEqual(o.variants, want) {
 		t.Errorf("default variants %v, want %v", o.variants, want)
 	}
 	for _, v := range o.variants {
@@ -158,7 +158,7 @@ func TestParseOptionsVariants(t *testing.T) {
 			t.Errorf("variant %s lacks a namespace or title", v)
 		}
 	}
-	if got := rotate(o.variants, 2); !reflect.DeepEqual(got, []string{"noop", "hdscale", "noop-patch", "none", "map"}) {
+	if got := rotate(o.variants, 2); !reflect.DeepEqual(got, []string{"noop", "hdscale", "noop-patch", "kyverno", "gatekeeper", "none", "map"}) {
 		t.Errorf("rotate 2 = %v", got)
 	}
 	for _, tc := range []struct {
@@ -194,6 +194,7 @@ func TestAsExpected(t *testing.T) {
 	}{
 		{"none", plain, true}, {"noop", plain, true}, {"noop-patch", plain, false},
 		{"noop-patch", patched, true}, {"noop", patched, false}, {"hdscale", placed, true}, {"hdscale", plain, false},
+		{"kyverno", placed, true}, {"kyverno", plain, false}, {"gatekeeper", placed, true}, {"gatekeeper", plain, false},
 	} {
 		if got := asExpected(tc.v, tc.pod); got != tc.want {
 			t.Errorf("asExpected(%s, %v/%v) = %v", tc.v, tc.pod.Spec.SchedulerName, tc.pod.Annotations, got)

@@ -227,6 +227,10 @@ func (m *measurer) webhookReading(ctx context.Context, v string) (webhookReading
 			}
 		}
 	default:
+		if e, ok := engineOf(v); ok {
+			ns, selector, scheme, port = e.namespace, e.selector, "http", e.metricsPort
+			break
+		}
 		n, ok := noopServerOf(v)
 		if !ok {
 			return webhookReading{}, nil
@@ -280,14 +284,23 @@ func sumMetric(text []byte, name string, match map[string]string) (float64, bool
 // checkEffects dry-run creates the pod in each variant's namespace until
 // the variant acts as expected (policies and webhook configurations take a
 // moment to reach the API server's admission chain), and returns what each
-// did to the pod.
+// did to the pod. hdscale's answer goes first: each policy engine's must
+// then carry the same fields (mutationDiff), or the run fails - so an
+// engine that silently mutates less is never measured.
 func (s *setup) checkEffects(ctx context.Context, pod *corev1.Pod) ([]Effect, error) {
 	var out []Effect
-	for _, v := range s.opts.variants {
+	var ref *corev1.Pod
+	order := s.opts.variants
+	if has(order, "hdscale") {
+		order = append([]string{"hdscale"}, without(order, "hdscale")...)
+	}
+	for _, v := range order {
 		p := pod.DeepCopy()
 		p.Namespace = variantNamespaces[v]
 		var last Effect
 		var lastErr error
+		var diff []string
+		_, isEngine := engineOf(v)
 		err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 			res := s.client.CoreV1().RESTClient().Post().Namespace(p.Namespace).Resource("pods").
 				Param("dryRun", metav1.DryRunAll).Body(p).Do(ctx)
@@ -302,17 +315,47 @@ func (s *setup) checkEffects(ctx context.Context, pod *corev1.Pod) ([]Effect, er
 				}
 			}
 			last = effectOf(v, &got, warnings)
-			return asExpected(v, &got), nil
+			if v == "hdscale" {
+				ref = got.DeepCopy()
+			}
+			diff = nil
+			if isEngine && ref != nil {
+				diff = mutationDiff(ref, &got)
+				last.SameAsHdscale = yes(len(diff) == 0)
+			}
+			return asExpected(v, &got) && len(diff) == 0, nil
 		})
 		if err != nil {
 			if lastErr != nil {
 				return nil, fmt.Errorf("variant %s: dry-run create keeps failing: %w", v, lastErr)
 			}
+			if len(diff) > 0 {
+				return nil, fmt.Errorf("variant %s does not write what hdscale's webhook writes: %s", v, strings.Join(diff, "; "))
+			}
 			return nil, fmt.Errorf("variant %s does not act as expected (got %+v): %w", v, last, err)
 		}
 		out = append(out, last)
 	}
-	return out, nil
+	// Report in the order of -variants.
+	sorted := make([]Effect, 0, len(out))
+	for _, v := range s.opts.variants {
+		for _, e := range out {
+			if e.Variant == v {
+				sorted = append(sorted, e)
+			}
+		}
+	}
+	return sorted, nil
+}
+
+func without(xs []string, x string) []string {
+	var out []string
+	for _, v := range xs {
+		if v != x {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // benchNamespaceLabels are the labels of the hdscale variant's namespace.

@@ -41,8 +41,22 @@ func mapVariables() []admissionregistrationv1.Variable {
 	}
 }
 
-// mapSizing holds the constants the policy's variables carry.
-var mapSizing = struct{ cpu, workers, annotation string }{"1", "1", "{}"}
+// sizing holds the constants the policies (the MAP's variables, the
+// engines' policies) carry.
+type sizing struct {
+	cpu, workers, annotation string
+	// containers are the bench pod's runtime containers (Gatekeeper's
+	// mutators name them).
+	containers []string
+	// annotations are the hdscale.io/ annotations the engines write: the
+	// policy annotation computed here, replaced by what hdscale's webhook
+	// wrote on the bench pod when it runs (referenceAnnotations; it adds
+	// hdscale.io/conflicts in fill mode).
+	annotations map[string]string
+}
+
+// mapSizing is computed once at setup (computeMapSizing).
+var mapSizing = sizing{cpu: "1", workers: "1", annotation: "{}"}
 
 const mapPatchExpression = `
 variables.rt.filter(i, !has(object.spec.containers[i].resources)).map(i,
@@ -125,6 +139,8 @@ func computeMapSizing(ctx context.Context, c kubernetes.Interface, nsLabels map[
 	mapSizing.cpu = policy.MilliString(s.CPURequestMilli)
 	mapSizing.workers = strconv.Itoa(s.Workers)
 	mapSizing.annotation = policy.NewAnnotation(ns, s, names, webhook.DefaultSchedulerName).Encode()
+	mapSizing.containers = names
+	mapSizing.annotations = map[string]string{policy.AnnotationPolicy: mapSizing.annotation}
 	return nil
 }
 
@@ -140,6 +156,9 @@ type Effect struct {
 	// NoopAnnotation: the patching no-op webhook's annotation is there.
 	NoopAnnotation bool `json:"noopAnnotation"`
 	Warnings       int  `json:"warnings"`
+	// SameAsHdscale: a policy engine wrote exactly the fields hdscale's
+	// webhook writes (mutationDiff); empty for the other variants.
+	SameAsHdscale string `json:"sameAsHdscale,omitempty"`
 }
 
 func effectOf(v string, p *corev1.Pod, warnings int) Effect {
@@ -172,7 +191,10 @@ func effectOf(v string, p *corev1.Pod, warnings int) Effect {
 
 // expectMutated says whether a variant should have applied hdscale's
 // placement.
-func expectMutated(v string) bool { return v == "map" || v == "hdscale" }
+func expectMutated(v string) bool {
+	_, isEngine := engineOf(v)
+	return v == "map" || v == "hdscale" || isEngine
+}
 
 // asExpected says whether the dry-run answer got is what variant v should
 // return (the cheap per-request check of the measurement loop): hdscale's

@@ -108,6 +108,8 @@ var variantTitles = map[string]string{
 	"noop":       "(c) no-op webhook",
 	"hdscale":    "(d) hdscale webhook",
 	"noop-patch": "(e) no-op webhook + 1-op patch",
+	"kyverno":    "(f) Kyverno",
+	"gatekeeper": "(g) Gatekeeper",
 }
 
 func writeReport(w io.Writer, res Results, o options) {
@@ -115,13 +117,24 @@ func writeReport(w io.Writer, res Results, o options) {
 	fmt.Fprintf(w, "Admission configured in the cluster during the run: %s.\n\n", res.Admission)
 	fmt.Fprintln(w, "What each variant did to the pod (dry-run answer):")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| variant | schedulerName | pool toleration | pool nodeSelector | runtime CPU request/limit | runtime env | hdscale.io/policy | "+noopPatchAnnotation+" | warnings |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---:|")
+	fmt.Fprintln(w, "| variant | schedulerName | pool toleration | pool nodeSelector | runtime CPU request/limit | runtime env | hdscale.io/policy | "+noopPatchAnnotation+" | warnings | same fields as (d) |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---:|---|")
 	for _, e := range res.Effects {
-		fmt.Fprintf(w, "| %s | %s | %v | %v | %s | %s | %v | %v | %d |\n", variantTitles[e.Variant], e.SchedulerName, yes(e.Toleration),
-			yes(e.NodeSelector), e.CPU, e.Env, yes(e.Annotation), yes(e.NoopAnnotation), e.Warnings)
+		same := e.SameAsHdscale
+		if same == "" {
+			same = "–"
+		}
+		fmt.Fprintf(w, "| %s | %s | %v | %v | %s | %s | %v | %v | %d | %s |\n", variantTitles[e.Variant], e.SchedulerName, yes(e.Toleration),
+			yes(e.NodeSelector), e.CPU, e.Env, yes(e.Annotation), yes(e.NoopAnnotation), e.Warnings, same)
 	}
 	fmt.Fprintln(w)
+	if usesEngine(o.variants) {
+		fmt.Fprintln(w, "\"same fields as (d)\": the policy engine's dry-run answer carries exactly what hdscale's webhook writes "+
+			"(schedulerName, tolerations, nodeSelector, every container's resources and env, the hdscale.io/ annotations); "+
+			"the run stops before measuring when it does not. The engines apply the same constants as (b), computed once "+
+			"at setup from the pool and hdscale's answer for the bench pod (hdscale sizes every admission from its informers).")
+		fmt.Fprintln(w)
+	}
 	if has(o.variants, "noop") && has(o.variants, "noop-patch") {
 		fmt.Fprintf(w, "%s differs from %s only in its answer: a JSON patch of one operation adding the annotation %s. "+
 			"So (e) − (c) is the API server's own cost of accepting a patch from a webhook (encoding the object, applying the patch, "+
@@ -177,6 +190,11 @@ func writeReport(w io.Writer, res Results, o options) {
 		}
 		if has(o.variants, "hdscale") && has(o.variants, "noop-patch") {
 			writeVsPatchingNoop(w, idx, c)
+		}
+		for _, e := range engines {
+			if has(o.variants, "hdscale") && has(o.variants, e.variant) {
+				writeVsEngine(w, idx, c, e)
+			}
 		}
 	}
 	if has(o.variants, "hdscale") {
@@ -262,4 +280,45 @@ func yes(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// engineTargets are the targets against each engine (hdscale's
+// added p50 and webhook pods' CPU per admission as a fraction of the
+// engine's; 0: no target).
+var engineTargets = map[string]struct{ p50, cpu float64 }{
+	"kyverno":    {p50: 1.0 / 3, cpu: 1.0 / 3},
+	"gatekeeper": {p50: 1},
+}
+
+// writeVsEngine compares hdscale with a policy engine doing the same
+// mutation: added p50 (medians of per-round deltas over (a), and the
+// median of per-round ratios), throughput, the webhook pods' CPU per
+// admission and kube-apiserver's CPU per request.
+func writeVsEngine(w io.Writer, idx byKey, c int, e engine) {
+	h := compareHop(idx, c, e.variant)
+	rlo, rhi := minMax(h.perRoundRatio)
+	lo, hi := minMax(h.tput)
+	cpu := func(v string) float64 {
+		return median(collect(idx, c, v, func(r Round) float64 { return r.WebhookCPUPerReq }))
+	}
+	hdCPU, enCPU := cpu("hdscale"), cpu(e.variant)
+	api := median(perRound(idx, c, "hdscale", e.variant, func(x, n Round) float64 { return 1e6 * (x.APIServerCPUPerReq - n.APIServerCPUPerReq) }))
+	t := engineTargets[e.variant]
+	target := func(ratio, want float64) string {
+		switch {
+		case want == 0:
+			return "no target"
+		case math.IsNaN(ratio) || math.IsInf(ratio, 0) || ratio < 0:
+			return fmt.Sprintf("target ≤ %.2f×: not measurable, an added value ≤ 0 (noise)", want)
+		}
+		return fmt.Sprintf("target ≤ %.2f×: %s", want, met(ratio <= want))
+	}
+	ratio := h.hd / h.ref
+	if h.ref <= 0 {
+		ratio = math.NaN() // a ratio to a non-positive delta means nothing
+	}
+	fmt.Fprintf(w, "hdscale vs %s at concurrency %d: added p50 %+.2f ms vs %+.2f ms = %.2f× (median of per-round ratios %.2f×, range %.2f–%.2f; %s); "+
+		"throughput %.3f× (per-round range %.3f–%.3f); webhook pods' CPU per admission %.0f µs vs %.0f µs = %.2f× (%s); apiserver CPU/req %+.0f µs against %s.\n\n",
+		e.title, c, h.hd, h.ref, ratio, median(h.perRoundRatio), rlo, rhi, target(ratio, t.p50),
+		median(h.tput), lo, hi, hdCPU*1e6, enCPU*1e6, hdCPU/enCPU, target(hdCPU/enCPU, t.cpu), api, e.title)
 }

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/hdscale/hdscale/internal/policy"
@@ -33,6 +34,8 @@ var variantNamespaces = map[string]string{
 	"noop":       "hdscale-bench-noop",
 	"noop-patch": "hdscale-bench-noop-patch",
 	"hdscale":    "hdscale-bench-hdscale",
+	"kyverno":    "hdscale-bench-kyverno",
+	"gatekeeper": "hdscale-bench-gatekeeper",
 }
 
 const (
@@ -91,7 +94,9 @@ type setup struct {
 	// pod is the bench pod (its runtime containers size the MAP variant).
 	pod    *corev1.Pod
 	client kubernetes.Interface
-	opts   options
+	// dynamic writes the policy engines' custom resources (nil: no engine).
+	dynamic dynamic.Interface
+	opts    options
 	// hdscaleHook is hdscale's pod webhook (settings the no-op copies).
 	hdscaleHook *admissionregistrationv1.MutatingWebhook
 	hdscaleDep  *appsv1.Deployment
@@ -122,10 +127,17 @@ func (s *setup) apply(ctx context.Context) error {
 			return err
 		}
 	}
-	if has(s.opts.variants, "map") {
+	if has(s.opts.variants, "map") || usesEngine(s.opts.variants) {
 		if err := computeMapSizing(ctx, s.client, benchNamespaceLabels, s.pod); err != nil {
 			return err
 		}
+	}
+	if usesEngine(s.opts.variants) {
+		if err := s.applyEngines(ctx); err != nil {
+			return err
+		}
+	}
+	if has(s.opts.variants, "map") {
 		if err := s.applyPolicy(ctx); err != nil {
 			return err
 		}
@@ -152,7 +164,7 @@ func (s *setup) apply(ctx context.Context) error {
 // must be there (and ready) when the hdscale variant or a no-op webhook
 // (which copies hdscale's settings) runs.
 func (s *setup) readHdscale(ctx context.Context) error {
-	need := has(s.opts.variants, "hdscale") || usesNoop(s.opts.variants)
+	need := has(s.opts.variants, "hdscale") || usesNoop(s.opts.variants) || usesEngine(s.opts.variants)
 	mwc, err := s.client.AdmissionregistrationV1().MutatingWebhookConfigurations().Get(ctx, s.opts.hdscaleName, metav1.GetOptions{})
 	if err != nil {
 		if need {
@@ -560,6 +572,7 @@ func (s *setup) teardown(ctx context.Context) error {
 	for _, n := range noopServers {
 		note("webhook configuration "+n.name, api.MutatingWebhookConfigurations().Delete(ctx, n.name, metav1.DeleteOptions{}))
 	}
+	s.teardownEngines(ctx, note)
 	note("policy binding", api.MutatingAdmissionPolicyBindings().Delete(ctx, mapName, metav1.DeleteOptions{}))
 	note("policy", api.MutatingAdmissionPolicies().Delete(ctx, mapName, metav1.DeleteOptions{}))
 	for _, ns := range append([]string{noopSystemNS}, sortedValues(variantNamespaces)...) {
