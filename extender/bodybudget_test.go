@@ -130,4 +130,3 @@ func TestHandlerBodyBudgetUnderFlood(t *testing.T) {
 		t.Errorf("decode errors %v, want %d", got, n)
 	}
 }
-
