@@ -145,6 +145,9 @@ limit_all() {
   wait_until 120 "pool nodes Ready with allocatable CPU ${QUOTA_MILLI}m" allocatable_is_quota
 }
 phase limit-nodes limit_all
+# The two labelled namespaces the driver creates (one per variant) go at the
+# end, so no pattern-labelled namespace outlives the benchmark.
+at_exit 'kubectl delete namespace makespan-default makespan-hdscale --ignore-not-found --wait=false >/dev/null 2>&1 || true'
 
 for p in $PATTERNS; do
   extra=()
