@@ -23,23 +23,6 @@
 // applied to the same placement and the measured background loads.
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-)
+import "github.com/hdscale/hdscale/e2e/bench/internal/benchkit"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	opts, err := parseFlags(os.Args[1:])
-	if err == nil {
-		err = run(ctx, opts, os.Stdout)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "makespan: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { benchkit.Main("makespan", parseFlags, run) }

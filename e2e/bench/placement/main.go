@@ -14,23 +14,6 @@
 // report gives per-round figures and medians.
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-)
+import "github.com/hdscale/hdscale/e2e/bench/internal/benchkit"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	opts, err := parseFlags(os.Args[1:])
-	if err == nil {
-		err = run(ctx, opts, os.Stdout)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "placement: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { benchkit.Main("placement", parseFlags, run) }

@@ -25,23 +25,6 @@
 //	  -variant name=hdscale,scheduler=bench-hdscale,metrics=https://127.0.0.1:20261/metrics,pid=456
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-)
+import "github.com/hdscale/hdscale/e2e/bench/internal/benchkit"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	opts, err := parseFlags(os.Args[1:])
-	if err == nil {
-		err = run(ctx, opts, os.Stdout)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "schedbench: %v\n", err)
-		os.Exit(1)
-	}
-}
+func main() { benchkit.Main("schedbench", parseFlags, run) }
