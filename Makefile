@@ -15,6 +15,13 @@ BUILD_VERSION ?= $(if $(VERSION),$(VERSION),$(shell git describe --tags --always
 # coordinator deadline on a loaded 2-core machine (golang/go#75804).
 FUZZTIME    ?= 20000x
 FUZZLONG    ?= 10000000x
+# make fuzz-long: which packages carry coverage counters (focused: hdscale and
+# the libraries the inputs flow through, via e2e/tools/fuzz-instrument.sh;
+# all: everything the test binary links), how long a new input is minimised
+# (0: not at all), and how many workers fuzz (default: one per CPU).
+FUZZ_INSTRUMENT ?= focused
+FUZZLONG_MINIMIZE ?= 0
+FUZZLONG_PARALLEL ?= $(shell nproc 2>/dev/null || echo 1)
 SOAK_MINUTES ?= 30
 FUZZ_TARGETS := \
 	./internal/policy:FuzzParseAnnotation \
@@ -68,11 +75,13 @@ fuzz: ## run every fuzz target for a bounded number of executions
 
 .PHONY: fuzz-long
 fuzz-long: ## every fuzz target for FUZZLONG executions each (default 10000000x), summaries in _out/fuzz-long.log (not part of make test)
-	@mkdir -p _out/fuzz-long; log=_out/fuzz-long.log; failed=0; \
-	echo "# make fuzz-long FUZZLONG=$(FUZZLONG), $$(date -u +%FT%TZ), $$($(GO) version); seconds are wall time incl. build" | tee -a $$log; \
+	@case "$(FUZZ_INSTRUMENT)" in focused) toolexec="-toolexec=$(CURDIR)/$(TOOLS)/fuzz-instrument.sh";; all) toolexec=;; \
+	  *) echo "FUZZ_INSTRUMENT must be focused or all, not $(FUZZ_INSTRUMENT)"; exit 2;; esac; \
+	mkdir -p _out/fuzz-long; log=_out/fuzz-long.log; failed=0; \
+	echo "# make fuzz-long FUZZLONG=$(FUZZLONG) FUZZ_INSTRUMENT=$(FUZZ_INSTRUMENT) FUZZLONG_MINIMIZE=$(FUZZLONG_MINIMIZE) FUZZLONG_PARALLEL=$(FUZZLONG_PARALLEL), $$(git rev-parse --short HEAD 2>/dev/null || echo no-git), $$(date -u +%FT%TZ), $$($(GO) version); seconds are wall time incl. build" | tee -a $$log; \
 	printf '%-36s %11s %7s %8s %8s  %s\n' target execs seconds execs/s new result | tee -a $$log; \
 	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; out=_out/fuzz-long/$$fn.log; start=$$(date +%s); rc=0; \
-	  $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZLONG) -parallel=1 $$pkg >$$out 2>&1 || rc=$$?; \
+	  $(GO) test $$toolexec -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZLONG) -fuzzminimizetime=$(FUZZLONG_MINIMIZE) -parallel=$(FUZZLONG_PARALLEL) $$pkg >$$out 2>&1 || rc=$$?; \
 	  secs=$$(( $$(date +%s) - start )); last=$$(grep '^fuzz: elapsed' $$out | tail -n 1 || true); \
 	  execs=$$(sed -n 's/.*execs: \([0-9]*\).*/\1/p' <<<"$$last"); new=$$(sed -n 's/.*new interesting: \([0-9]*\).*/\1/p' <<<"$$last"); \
 	  result=ok; if [ $$rc -ne 0 ]; then failed=1; \

@@ -12,7 +12,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	sigsjson "sigs.k8s.io/json"
 
 	"github.com/hdscale/hdscale/internal/policy"
 )
@@ -50,7 +49,7 @@ func (m *DeploymentMutator) Admit(req *admissionv1.AdmissionRequest) (*admission
 		return fail(http.StatusBadRequest, ReasonNoObject, errors.New("hdscale: the admission request carries no Deployment"))
 	}
 	var d appsv1.Deployment
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(req.Object.Raw, &d); err != nil {
+	if err := decodeObject(req.Object.Raw, &d); err != nil {
 		return fail(http.StatusBadRequest, ReasonBadObject, fmt.Errorf("hdscale: decoding the Deployment: %w", err))
 	}
 	nsName := req.Namespace

@@ -140,6 +140,12 @@ func TestAdmitRequests(t *testing.T) {
 			code: http.StatusBadRequest, message: []string{"carries no pod"}, result: ResultErrored, reason: ReasonNoObject},
 		{name: "object not a pod", labels: perNode, req: func() *admissionv1.AdmissionRequest { return podRequest([]byte(`{"spec":{"containers":"many"}}`)) },
 			code: http.StatusBadRequest, message: []string{"decoding the pod"}, result: ResultErrored, reason: ReasonBadObject},
+		{name: "a field repeated in the pod's JSON", labels: perNode, req: func() *admissionv1.AdmissionRequest {
+			// Found by FuzzMutate: Go's decoder merges both "resources", a JSON
+			// patch sees the last one only (see decodeObject).
+			raw := bytes.Replace(compose, []byte(`"resources":`), []byte(`"resources":{"requests":{"cpu":"20m"}},"resources":`), 1)
+			return podRequest(raw)
+		}, code: http.StatusBadRequest, message: []string{"decoding the pod: duplicate field \"spec.containers[0].resources\""}, result: ResultErrored, reason: ReasonBadObject},
 		{name: "bad namespace labels deny a runtime pod", labels: map[string]string{policy.LabelPattern: "per-pod", policy.LabelMode: "loud"},
 			req:  func() *admissionv1.AdmissionRequest { return podRequest(compose) },
 			code: http.StatusForbidden, message: []string{"hdscale.io/pattern=\"per-pod\" must be one of per-node, per-node-single, per-core", "hdscale.io/mode=\"loud\" must be one of enforce, audit"},

@@ -4,7 +4,6 @@ import (
 	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
-	sigsjson "sigs.k8s.io/json"
 )
 
 // The pod of a CREATE request, decoded slim. An admission reads a handful of
@@ -15,8 +14,9 @@ import (
 // decoded into wirePod instead: only the fields the webhook reads (Admit,
 // Match, Plan and its rules, the view patch), each with the JSON name and Go
 // type it has in corev1.Pod and with the same decoder as before
-// (sigs.k8s.io/json, case-sensitive, as the API server decodes), so every
-// field it holds decodes exactly as it would in a corev1.Pod. Everything else
+// (decodeObject: sigs.k8s.io/json, case-sensitive, as the API server
+// decodes; repeated fields refused), so every field it holds decodes exactly
+// as it would in a corev1.Pod. Everything else
 // is skipped by the decoder's scanner without allocating. wirePod.pod turns it
 // into a *corev1.Pod holding just those fields, so the decision code keeps
 // working on corev1 types. For the pod as the API server sends it (defaulted,
@@ -38,8 +38,10 @@ import (
 //     was rejected as a bad object (400) and now is not, unless the general
 //     patch path runs, which decodes the whole pod and rejects it as before.
 //     The API server never sends such a pod (it encodes the typed object) and
-//     validates the pod after the webhooks anyway. This is the one difference
-//     in behaviour.
+//     validates the pod after the webhooks anyway. The same holds for a
+//     field repeated among the unread ones (say two "volumes"): the whole
+//     decode refuses it, the slim one skips it. These are the differences in
+//     behaviour.
 //
 // FuzzDecodePod checks the slim decode against the whole one: every object a
 // corev1.Pod decodes from is decoded with the same fields (projectPod) and
@@ -63,7 +65,7 @@ type requestPod struct {
 // decodeRequestPod decodes raw slim; errors are those of decodeFullPod.
 func decodeRequestPod(raw []byte) (*requestPod, error) {
 	var w wirePod
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &w); err != nil {
+	if err := decodeObject(raw, &w); err != nil {
 		// Report the error a whole decode reports. (A decode into corev1.Pod
 		// fails whenever this one does: the fields here have its types.)
 		return decodeWholeRequestPod(raw)
@@ -84,7 +86,7 @@ func decodeWholeRequestPod(raw []byte) (*requestPod, error) {
 // decodeFullPod decodes raw into a whole corev1.Pod.
 func decodeFullPod(raw []byte) (*corev1.Pod, error) {
 	var p corev1.Pod
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw, &p); err != nil {
+	if err := decodeObject(raw, &p); err != nil {
 		return nil, err
 	}
 	return &p, nil
