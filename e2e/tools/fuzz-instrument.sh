@@ -49,6 +49,14 @@ keep+=')$'
 
 tool=$1
 shift
+# The go command keys its build cache on each tool's `-V=full` answer, so
+# without this the packages compiled here would be taken for (and mixed with)
+# those of a normal, fully instrumented build. Appending the keep list to the
+# answer gives them cache entries of their own.
+if [ "${1:-}" = -V=full ]; then
+  printf '%s fuzz-instrument=%s\n' "$("$tool" "$@")" "$(printf %s "$keep" | sha256sum | cut -c1-16)"
+  exit 0
+fi
 if [ "$(basename "$tool")" = compile ]; then
   pkg= prev=
   for a in "$@"; do
