@@ -179,7 +179,7 @@ func (m *Manager) run(ctx context.Context, wake time.Time, err error) {
 			failures++
 			delay = retryDelay(failures, m.opts.ResyncPeriod)
 			if ctx.Err() == nil {
-				m.log.Error(err, "certificate reconcile failed; retrying", "retryIn", delay.String())
+				logRetry(m.log, err, delay)
 			}
 		} else {
 			failures = 0

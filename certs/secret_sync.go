@@ -95,8 +95,7 @@ func (m *Manager) syncSecret(ctx context.Context, published func([]byte) bool) (
 			// to serve, and a Secret made now would outlive an uninstall
 			// (the configurations are deleted first, the garbage collector
 			// then deletes the Secret while this replica still runs).
-			return State{}, Action{}, fmt.Errorf("Secret %s: not creating it while none of the webhook configurations (%s) exists; they own it (an uninstall in progress, or the manifests not applied yet)",
-				m.secretRef(), m.targetKeys())
+			return State{}, Action{}, &waitingForOwnersError{secret: m.secretRef(), configurations: m.targetKeys()}
 		}
 		if sec == nil {
 			written, err = m.client.CoreV1().Secrets(m.opts.Namespace).Create(ctx, out, metav1.CreateOptions{FieldManager: fieldManager})
