@@ -18,6 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
+
+	"github.com/hdscale/hdscale/internal/coalesce"
 )
 
 // Manager keeps the webhook TLS Secret, the webhook configurations' caBundle and the served
@@ -34,7 +36,7 @@ type Manager struct {
 	informerNames  []string // for readiness messages, same order as informers()
 
 	current     atomic.Pointer[tls.Certificate]
-	trigger     chan struct{}
+	trigger     coalesce.Signal
 	started     atomic.Bool
 	synced      atomic.Bool
 	reconcileMu sync.Mutex
@@ -65,7 +67,7 @@ func NewManager(client kubernetes.Interface, opts Options, log logr.Logger, reg 
 		log:     log.WithName("certs"),
 		clock:   opts.Clock,
 		metrics: met,
-		trigger: make(chan struct{}, 1),
+		trigger: coalesce.New(),
 	}
 
 	m.secretInformer = coreinformers.NewFilteredSecretInformer(client, opts.Namespace, 0, cache.Indexers{}, nameSelector(opts.SecretName))
@@ -85,20 +87,20 @@ func NewManager(client kubernetes.Interface, opts Options, log logr.Logger, reg 
 		if sec, ok := obj.(*corev1.Secret); ok {
 			m.loadFromSecret(sec)
 		}
-		m.kick()
+		m.trigger.Mark()
 	}
 	if err := m.watch(m.secretInformer, "Secret "+m.secretRef(), cache.ResourceEventHandlerFuncs{
 		AddFunc:    onSecret,
 		UpdateFunc: func(_, obj any) { onSecret(obj) },
-		DeleteFunc: func(any) { m.kick() },
+		DeleteFunc: func(any) { m.trigger.Mark() },
 	}); err != nil {
 		return nil, err
 	}
 	for _, t := range m.targets {
 		if err := m.watch(t.informer, t.key(), cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(any) { m.kick() },
-			UpdateFunc: func(any, any) { m.kick() },
-			DeleteFunc: func(any) { m.kick() },
+			AddFunc:    func(any) { m.trigger.Mark() },
+			UpdateFunc: func(any, any) { m.trigger.Mark() },
+			DeleteFunc: func(any) { m.trigger.Mark() },
 		}); err != nil {
 			return nil, err
 		}
@@ -128,14 +130,6 @@ func (m *Manager) informers() []cache.SharedIndexInformer {
 		infs = append(infs, t.informer)
 	}
 	return infs
-}
-
-// kick asks the loop for a reconcile; pending requests coalesce.
-func (m *Manager) kick() {
-	select {
-	case m.trigger <- struct{}{}:
-	default:
-	}
 }
 
 // Start runs the informers, waits for their caches, reconciles once (creating or adopting the
@@ -192,7 +186,7 @@ func (m *Manager) run(ctx context.Context, wake time.Time, err error) {
 		case <-ctx.Done():
 			timer.Stop()
 			return
-		case <-m.trigger:
+		case <-m.trigger.C():
 			timer.Stop()
 		case <-timer.C():
 		}

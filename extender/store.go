@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"k8s.io/utils/clock"
+
+	"github.com/hdscale/hdscale/internal/coalesce"
 )
 
 // store owns the Builder and publishes its Snapshots. Informer handlers and
@@ -18,7 +20,7 @@ type store struct {
 	mu    sync.Mutex
 	b     *Builder
 	snap  atomic.Pointer[Snapshot]
-	dirty chan struct{}
+	dirty coalesce.Signal
 	res   *Reservations
 	clock clock.PassiveClock
 	// built, if set, observes each build's duration.
@@ -26,7 +28,7 @@ type store struct {
 }
 
 func newStore(tol float64, res *Reservations, clk clock.PassiveClock) *store {
-	s := &store{b: NewBuilder(tol), dirty: make(chan struct{}, 1), res: res, clock: clk}
+	s := &store{b: NewBuilder(tol), dirty: coalesce.New(), res: res, clock: clk}
 	s.snap.Store(emptySnapshot)
 	return s
 }
@@ -41,14 +43,7 @@ func (s *store) update(fn func(b *Builder) bool) {
 	changed := fn(s.b)
 	s.mu.Unlock()
 	if changed {
-		s.signal()
-	}
-}
-
-func (s *store) signal() {
-	select {
-	case s.dirty <- struct{}{}:
-	default: // a rebuild is already pending; it will see this change
+		s.dirty.Mark()
 	}
 }
 
@@ -73,7 +68,7 @@ func (s *store) run(ctx context.Context, tick <-chan time.Time) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.dirty:
+		case <-s.dirty.C():
 			s.rebuild()
 		case <-tick:
 			s.res.Prune(s.load(), s.clock.Now())

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/clock"
 
+	"github.com/hdscale/hdscale/internal/coalesce"
 	"github.com/hdscale/hdscale/internal/drift"
 	"github.com/hdscale/hdscale/internal/kube"
 	"github.com/hdscale/hdscale/internal/policy"
@@ -95,7 +96,7 @@ type DriftTracker struct {
 	runtimePods *prometheus.GaugeVec
 	drifted     *prometheus.GaugeVec
 
-	dirty   chan struct{}
+	dirty   coalesce.Signal
 	started atomic.Bool
 
 	mu      sync.Mutex
@@ -140,13 +141,13 @@ func NewDriftTracker(client kubernetes.Interface, schedulerName string, namespac
 			Help: "Runtime pods that would get other values if created again now, by namespace and reason " +
 				"(labels, pool-shape, opted-out, sizing; a pod may count under several reasons). kubectl hdscale drift lists them.",
 		}, []string{"namespace", "reason"}),
-		dirty:   make(chan struct{}, 1),
+		dirty:   coalesce.New(),
 		podKeys: map[string]bool{},
 		reasons: map[[2]string]bool{},
 	}
 	t.podInformer = t.factory.Core().V1().Pods().Informer()
 	t.pods = t.factory.Core().V1().Pods().Lister()
-	mark := func(any) { t.markDirty() }
+	mark := func(any) { t.dirty.Mark() }
 	if _, err := t.podInformer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: mark, UpdateFunc: func(_, n any) { mark(n) }, DeleteFunc: mark,
 	}); err != nil {
@@ -160,13 +161,6 @@ func NewDriftTracker(client kubernetes.Interface, schedulerName string, namespac
 		}
 	}
 	return t, nil
-}
-
-func (t *DriftTracker) markDirty() {
-	select {
-	case t.dirty <- struct{}{}:
-	default:
-	}
 }
 
 // Start starts the pod informer and the recompute loop (both stop when ctx
@@ -196,7 +190,7 @@ func (t *DriftTracker) loop(ctx context.Context) {
 			return
 		case <-timer.C():
 			timer.Reset(DriftInterval)
-		case <-t.dirty:
+		case <-t.dirty.C():
 		}
 		if err := t.Recompute(); err != nil {
 			t.log.Error(err, "computing runtime pod drift")

@@ -23,6 +23,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
 
+	"github.com/hdscale/hdscale/internal/coalesce"
 	"github.com/hdscale/hdscale/internal/kube"
 	"github.com/hdscale/hdscale/internal/policy"
 	"github.com/hdscale/hdscale/internal/pool"
@@ -44,7 +45,7 @@ type Informers struct {
 	daemonSets                           appslisters.DaemonSetLister
 
 	pools   atomic.Pointer[map[string]*pool.Pool]
-	dirty   chan struct{}
+	dirty   coalesce.Signal
 	first   chan struct{} // closed after the first snapshot once the caches synced
 	ready   atomic.Bool
 	started atomic.Bool
@@ -69,7 +70,7 @@ func NewInformers(client kubernetes.Interface, resync time.Duration, tolerance f
 		metrics:   met,
 		factory: informers.NewSharedInformerFactoryWithOptions(client, resync, informers.WithTransform(slim),
 			informers.WithTweakListOptions(kube.CapWatch(kube.MaxWatch, nil))),
-		dirty: make(chan struct{}, 1),
+		dirty: coalesce.New(),
 		first: make(chan struct{}),
 	}
 	i.nsInformer = i.factory.Core().V1().Namespaces().Informer()
@@ -80,26 +81,26 @@ func NewInformers(client kubernetes.Interface, resync time.Duration, tolerance f
 	i.daemonSets = i.factory.Apps().V1().DaemonSets().Lister()
 
 	onNode := cache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) { i.markDirty() },
+		AddFunc: func(any) { i.dirty.Mark() },
 		UpdateFunc: func(oldObj, newObj any) {
 			o, ok1 := oldObj.(*corev1.Node)
 			n, ok2 := newObj.(*corev1.Node)
 			if !ok1 || !ok2 || nodeShapeChanged(o, n) {
-				i.markDirty()
+				i.dirty.Mark()
 			}
 		},
-		DeleteFunc: func(any) { i.markDirty() },
+		DeleteFunc: func(any) { i.dirty.Mark() },
 	}
 	onDaemonSet := cache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) { i.markDirty() },
+		AddFunc: func(any) { i.dirty.Mark() },
 		UpdateFunc: func(oldObj, newObj any) {
 			o, ok1 := oldObj.(*appsv1.DaemonSet)
 			n, ok2 := newObj.(*appsv1.DaemonSet)
 			if !ok1 || !ok2 || !equality.Semantic.DeepEqual(o.Spec.Template.Spec, n.Spec.Template.Spec) {
-				i.markDirty()
+				i.dirty.Mark()
 			}
 		},
-		DeleteFunc: func(any) { i.markDirty() },
+		DeleteFunc: func(any) { i.dirty.Mark() },
 	}
 	if _, err := i.nodeInformer.AddEventHandler(onNode); err != nil {
 		return nil, fmt.Errorf("watching nodes: %w", err)
@@ -136,13 +137,6 @@ func nodeShapeChanged(o, n *corev1.Node) bool {
 		!maps.Equal(o.Labels, n.Labels) || !equality.Semantic.DeepEqual(o.Spec.Taints, n.Spec.Taints)
 }
 
-func (i *Informers) markDirty() {
-	select {
-	case i.dirty <- struct{}{}:
-	default:
-	}
-}
-
 // Start starts the informers and the pool-shape loop (both stop when ctx
 // ends) and returns once the caches synced and the first pool shapes are
 // computed, or with an error when ctx ends first.
@@ -155,7 +149,7 @@ func (i *Informers) Start(ctx context.Context) error {
 	if !cache.WaitForCacheSync(ctx.Done(), i.nsInformer.HasSynced, i.nodeInformer.HasSynced, i.dsInformer.HasSynced) {
 		return fmt.Errorf("webhook: stopped before the informer caches synced: %w", errors.Join(ctx.Err(), i.Ready()))
 	}
-	i.markDirty()
+	i.dirty.Mark()
 	select {
 	case <-i.first:
 	case <-ctx.Done():
@@ -175,7 +169,7 @@ func (i *Informers) loop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-i.dirty:
+		case <-i.dirty.C():
 		}
 		if !i.nodeInformer.HasSynced() || !i.dsInformer.HasSynced() {
 			continue // Start marks dirty once synced
