@@ -14,6 +14,8 @@ import (
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	extenderv1 "k8s.io/kube-scheduler/extender/v1"
+
+	"github.com/hdscale/hdscale/internal/quantityguard"
 )
 
 // The protocol's JSON, decoded and encoded without reflection on the hot
@@ -208,6 +210,11 @@ func projectPod(p *v1.Pod) *v1.Pod {
 func (d *argsDecoder) decode(body []byte) (extenderv1.ExtenderArgs, error) {
 	var a extenderv1.ExtenderArgs
 	d.idx = d.idx[:0]
+	// Quantities the Kubernetes parser would spend minutes on are refused
+	// before anything is decoded (see quantityguard).
+	if err := quantityguard.Check(body); err != nil {
+		return a, fmt.Errorf("decoding ExtenderArgs: %w", err)
+	}
 	s := scanner{b: body}
 	s.ws()
 	if s.literal("null") {

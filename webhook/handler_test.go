@@ -146,6 +146,12 @@ func TestAdmitRequests(t *testing.T) {
 			raw := bytes.Replace(compose, []byte(`"resources":`), []byte(`"resources":{"requests":{"cpu":"20m"}},"resources":`), 1)
 			return podRequest(raw)
 		}, code: http.StatusBadRequest, message: []string{"decoding the pod: duplicate field \"spec.containers[0].resources\""}, result: ResultErrored, reason: ReasonBadObject},
+		{name: "a quantity the parser would spend minutes on, in a field the webhook does not read", labels: perNode, req: func() *admissionv1.AdmissionRequest {
+			// Found by FuzzDecodeArgs in the extender's decoder; the same parser
+			// decodes pods here (see quantityguard).
+			raw := bytes.Replace(compose, []byte(`"containers":`), []byte(`"overhead":{"cpu":"1666666661666666666666666661E61666666"},"containers":`), 1)
+			return podRequest(raw)
+		}, code: http.StatusBadRequest, message: []string{`decoding the pod: spec.overhead.cpu: quantity "1666666661666666666666666661E61666666" has a decimal exponent of 61666666 (at most ±100 is accepted)`}, result: ResultErrored, reason: ReasonBadObject},
 		{name: "bad namespace labels deny a runtime pod", labels: map[string]string{policy.LabelPattern: "per-pod", policy.LabelMode: "loud"},
 			req:  func() *admissionv1.AdmissionRequest { return podRequest(compose) },
 			code: http.StatusForbidden, message: []string{"hdscale.io/pattern=\"per-pod\" must be one of per-node, per-node-single, per-core", "hdscale.io/mode=\"loud\" must be one of enforce, audit"},

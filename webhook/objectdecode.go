@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	sigsjson "sigs.k8s.io/json"
+
+	"github.com/hdscale/hdscale/internal/quantityguard"
 )
 
 // decodeObject decodes the object of an admission request (a pod or a
@@ -21,7 +23,13 @@ import (
 // does not keep. FuzzMutate found such an input. The API server encodes the
 // objects it sends itself, so it never sends repeated fields; a body that
 // has them is refused as a bad object (400), naming the first one.
+//
+// Before decoding, quantityguard.Check refuses quantities that would take
+// the Kubernetes quantity parser seconds to minutes (see that package).
 func decodeObject(raw []byte, v any) error {
+	if err := quantityguard.Check(raw); err != nil {
+		return err
+	}
 	strict, err := sigsjson.UnmarshalStrict(raw, v, sigsjson.DisallowDuplicateFields)
 	if err != nil {
 		return err
