@@ -213,7 +213,7 @@ func (d *argsDecoder) decode(body []byte) (extenderv1.ExtenderArgs, error) {
 	// Quantities the Kubernetes parser would spend minutes on are refused
 	// before anything is decoded (see quantityguard).
 	if err := quantityguard.Check(body); err != nil {
-		return a, fmt.Errorf("decoding ExtenderArgs: %w", err)
+		return a, err
 	}
 	s := scanner{b: body}
 	s.ws()
