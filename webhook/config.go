@@ -10,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
+
+	"github.com/hdscale/hdscale/internal/quantityguard"
 )
 
 // Config holds the rules that decide which pods are hetida designer runtime
@@ -52,7 +54,7 @@ const maxDeclaredCPU = "1000000"
 func (c Config) DeclaredCPU() map[string]int64 {
 	out := make(map[string]int64, len(c.Pools))
 	for name, p := range c.Pools {
-		if q, err := resource.ParseQuantity(p.NodeCPU); err == nil {
+		if q, err := quantityguard.ParseQuantity(p.NodeCPU); err == nil {
 			out[name] = q.MilliValue()
 		}
 	}
@@ -168,7 +170,7 @@ func (c Config) Validate() error {
 		if msgs := validation.IsValidLabelValue(name); len(msgs) > 0 || name == "" {
 			bad("pools key %q is not a valid pool name (a label value): %s", name, strings.Join(msgs, "; "))
 		}
-		q, err := resource.ParseQuantity(p.NodeCPU)
+		q, err := quantityguard.ParseQuantity(p.NodeCPU)
 		switch {
 		case err != nil:
 			bad("pools[%s].nodeCPU %q is not a quantity (e.g. \"8\" or \"7910m\")", name, p.NodeCPU)

@@ -14,10 +14,10 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/hdscale/hdscale/internal/policy"
 	"github.com/hdscale/hdscale/internal/pool"
+	"github.com/hdscale/hdscale/internal/quantityguard"
 )
 
 // Reason is a coarse cause of drift (the reason label of the drift metric).
@@ -158,7 +158,7 @@ func milli(s string) int64 {
 	if s == "" {
 		return 0
 	}
-	q, err := resource.ParseQuantity(s)
+	q, err := quantityguard.ParseQuantity(s)
 	if err != nil {
 		return 0
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/hdscale/hdscale/internal/quantityguard"
 )
 
 // Annotation is the value of the hdscale.io/policy pod annotation: the
@@ -122,7 +124,7 @@ func ParseAnnotation(value string) (Annotation, Placement, error) {
 }
 
 func parseMilli(s string) (int64, error) {
-	q, err := resource.ParseQuantity(s)
+	q, err := quantityguard.ParseQuantity(s)
 	if err != nil {
 		return 0, fmt.Errorf("%q is not a quantity", s)
 	}

@@ -8,8 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/hdscale/hdscale/internal/quantityguard"
 )
 
 // Namespace is what a namespace's hdscale labels ask for, defaults applied.
@@ -71,7 +72,7 @@ func Parse(labels map[string]string) (ns Namespace, optedIn bool, err error) {
 				v.add(key, val, "must be one of "+join(Modes))
 			}
 		case LabelCPU:
-			q, qerr := resource.ParseQuantity(val)
+			q, qerr := quantityguard.ParseQuantity(val)
 			switch {
 			case qerr != nil:
 				v.add(key, val, "must be a CPU quantity such as 2 or 1500m")

@@ -38,6 +38,9 @@ func TestParse(t *testing.T) {
 		{name: "bad cpu", labels: map[string]string{LabelPattern: "per-core", LabelCPU: "lots"}, optedIn: true, errLabels: []string{LabelCPU}},
 		{name: "zero cpu", labels: map[string]string{LabelPattern: "per-core", LabelCPU: "0"}, optedIn: true, errLabels: []string{LabelCPU}},
 		{name: "huge cpu", labels: map[string]string{LabelPattern: "per-core", LabelCPU: "2000"}, optedIn: true, errLabels: []string{LabelCPU}},
+		// Found by FuzzValidateNamespace: a valid label value that took
+		// resource.ParseQuantity minutes (see quantityguard).
+		{name: "cpu the parser would spend minutes on", labels: map[string]string{LabelPattern: "per-core", LabelCPU: ".8E38388880032"}, optedIn: true, errLabels: []string{LabelCPU}},
 		{name: "bad workers", labels: map[string]string{LabelPattern: "per-node", LabelWorkersPerCore: "0"}, optedIn: true, errLabels: []string{LabelWorkersPerCore}},
 		{name: "workers not int", labels: map[string]string{LabelPattern: "per-node", LabelWorkersPerCore: "1.5"}, optedIn: true, errLabels: []string{LabelWorkersPerCore}},
 		{name: "bad scheduler", labels: map[string]string{LabelPattern: "per-node", LabelScheduler: "volcano"}, optedIn: true, errLabels: []string{LabelScheduler}},

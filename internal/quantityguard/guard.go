@@ -13,6 +13,9 @@
 // kubernetes/kubernetes#141203; large exponents within int32 and long
 // mantissas are still slow in v0.37.
 //
+// ParseQuantity does the same for a single string hdscale parses itself
+// (namespace labels, the policy annotation, the webhook's config).
+//
 // Check runs before such a decode. A quantity is refused when its number
 // has more than MaxDigits characters or its decimal exponent exceeds
 // ±MaxExponent: no resource amount Kubernetes can hold needs either (an

@@ -85,3 +85,25 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+func TestParseQuantity(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in, err string // err: "" when the parse succeeds
+	}{
+		{"1500m", ""},
+		{"1e3", ""},
+		{"lots", "quantities must match the regular expression"},
+		// Found by FuzzValidateNamespace as a namespace label value.
+		{".8E38388880032", `quantity ".8E38388880032" has a decimal exponent of 38388880032 (at most ±100 is accepted)`},
+		{strings.Repeat("1", MaxDigits+1) + "m", "has a number of 65 characters"},
+	} {
+		_, err := ParseQuantity(tc.in)
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("ParseQuantity(%q): %v", tc.in, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("ParseQuantity(%q): %v, want an error containing %q", tc.in, err, tc.err)
+		}
+	}
+}
