@@ -22,6 +22,10 @@ FUZZLONG    ?= 10000000x
 FUZZ_INSTRUMENT ?= focused
 FUZZLONG_MINIMIZE ?= 0
 FUZZLONG_PARALLEL ?= $(shell nproc 2>/dev/null || echo 1)
+# fuzz-long builds and keeps its corpus in a Go cache of its own: the
+# thousands of inputs a long run adds would otherwise be replayed by every
+# bounded `make fuzz` in make test (minutes of baseline coverage).
+FUZZLONG_GOCACHE ?= $(HOME)/.cache/hdscale/gocache-fuzz-long
 SOAK_MINUTES ?= 30
 FUZZ_TARGETS := \
 	./internal/policy:FuzzParseAnnotation \
@@ -78,10 +82,10 @@ fuzz-long: ## every fuzz target for FUZZLONG executions each (default 10000000x)
 	@case "$(FUZZ_INSTRUMENT)" in focused) toolexec="-toolexec=$(CURDIR)/$(TOOLS)/fuzz-instrument.sh";; all) toolexec=;; \
 	  *) echo "FUZZ_INSTRUMENT must be focused or all, not $(FUZZ_INSTRUMENT)"; exit 2;; esac; \
 	mkdir -p _out/fuzz-long; log=_out/fuzz-long.log; failed=0; \
-	echo "# make fuzz-long FUZZLONG=$(FUZZLONG) FUZZ_INSTRUMENT=$(FUZZ_INSTRUMENT) FUZZLONG_MINIMIZE=$(FUZZLONG_MINIMIZE) FUZZLONG_PARALLEL=$(FUZZLONG_PARALLEL), $$(git rev-parse --short HEAD 2>/dev/null || echo no-git), $$(date -u +%FT%TZ), $$($(GO) version); seconds are wall time incl. build" | tee -a $$log; \
+	echo "# make fuzz-long FUZZLONG=$(FUZZLONG) FUZZ_INSTRUMENT=$(FUZZ_INSTRUMENT) FUZZLONG_MINIMIZE=$(FUZZLONG_MINIMIZE) FUZZLONG_PARALLEL=$(FUZZLONG_PARALLEL) FUZZLONG_GOCACHE=$(FUZZLONG_GOCACHE), $$(git rev-parse --short HEAD 2>/dev/null || echo no-git), $$(date -u +%FT%TZ), $$($(GO) version); seconds are wall time incl. build" | tee -a $$log; \
 	printf '%-36s %11s %7s %8s %8s  %s\n' target execs seconds execs/s new result | tee -a $$log; \
 	for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; out=_out/fuzz-long/$$fn.log; start=$$(date +%s); rc=0; \
-	  $(GO) test $$toolexec -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZLONG) -fuzzminimizetime=$(FUZZLONG_MINIMIZE) -parallel=$(FUZZLONG_PARALLEL) $$pkg >$$out 2>&1 || rc=$$?; \
+	  GOCACHE=$(FUZZLONG_GOCACHE) $(GO) test $$toolexec -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZLONG) -fuzzminimizetime=$(FUZZLONG_MINIMIZE) -parallel=$(FUZZLONG_PARALLEL) $$pkg >$$out 2>&1 || rc=$$?; \
 	  secs=$$(( $$(date +%s) - start )); last=$$(grep '^fuzz: elapsed' $$out | tail -n 1 || true); \
 	  execs=$$(sed -n 's/.*execs: \([0-9]*\).*/\1/p' <<<"$$last"); new=$$(sed -n 's/.*new interesting: \([0-9]*\).*/\1/p' <<<"$$last"); \
 	  result=ok; if [ $$rc -ne 0 ]; then failed=1; \
