@@ -47,7 +47,8 @@ const (
 // Check returns an error naming the first quantity in the JSON document raw
 // that would be expensive to parse, and nil otherwise. It reads raw once;
 // only a document holding an expensive-looking string anywhere, or a \u
-// escape, is decoded generically to find where that string is. Such a
+// escape of a number's character, is decoded generically to find where that
+// string is. Such a
 // document that is not valid JSON is refused too: a streaming decoder parses
 // the quantities of a complete value before it finds a syntax error after it.
 func Check(raw []byte) error {
@@ -67,7 +68,7 @@ func Check(raw []byte) error {
 }
 
 // suspicious reports whether a string literal of raw is an expensive
-// quantity, or holds a \u escape (which could spell one).
+// quantity, or holds a \u escape that could spell one.
 func suspicious(raw []byte) bool {
 	for i := 0; i < len(raw); i++ {
 		if raw[i] != '"' {
@@ -77,7 +78,7 @@ func suspicious(raw []byte) bool {
 		escaped := false
 		for ; j < len(raw) && raw[j] != '"'; j++ {
 			if raw[j] == '\\' {
-				if j+1 < len(raw) && raw[j+1] == 'u' {
+				if j+5 < len(raw) && raw[j+1] == 'u' && spellsNumber(raw[j+2:j+6]) {
 					return true
 				}
 				escaped = true
@@ -90,6 +91,19 @@ func suspicious(raw []byte) bool {
 		i = j
 	}
 	return false
+}
+
+// spellsNumber reports whether the four hex digits of a \u escape spell a
+// character of a number ([0-9.+-eE]). Encoders escape <, > and & (Go's
+// encoding/json does by default, so "&&" in a container's command arrives as
+// \u0026\u0026); those cannot be part of a quantity and need no second look.
+func spellsNumber(hex []byte) bool {
+	v, err := strconv.ParseUint(string(hex), 16, 16)
+	if err != nil {
+		return true // malformed: let the generic decode judge
+	}
+	c := rune(v)
+	return c >= '0' && c <= '9' || c == '.' || c == '+' || c == '-' || c == 'e' || c == 'E'
 }
 
 // walk looks for an expensive quantity at the quantity positions of v, found

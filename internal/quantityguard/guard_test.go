@@ -25,6 +25,7 @@ func TestCheck(t *testing.T) {
 		{"sizeLimit", `{"volumes":[{"emptyDir":{"sizeLimit":"` + long + `"}}]}`, `volumes[0].emptyDir.sizeLimit: quantity "99999999999999999999…9999999999" has a number of 65 characters (at most 64 are accepted)`},
 		{"node allocatable", `{"Nodes":{"items":[{"status":{"allocatable":{"cpu":"` + long + `Ki"}}}]}}`, `Nodes.items[0].status.allocatable.cpu: quantity`},
 		{"spelled with \\u escapes", `{"requests":{"cpu":"1\u0065999999"}}`, `requests.cpu: quantity "1e999999" has a decimal exponent of 999999`},
+		{"escaped <, > and & are no second look", `{"command":["sh","-c","a \u0026\u0026 b \u003e c"],"limits":{"cpu":"2"}}`, ""},
 		{"not at a quantity position: left alone", `{"env":[{"name":"X","value":"1e500"}],"metadata":{"annotations":{"a":"` + long + `"}}}`, ""},
 		{"suffixes and garbage are cheap: left to the parser", `{"limits":{"a":"1Ei","b":"1e","c":"1e+-5","d":"e999999","e":"1e99x","f":""}}`, ""},
 		{"invalid JSON with an expensive string: refused (found by FuzzDecodeArgs: a complete Pod, then garbage)",
@@ -82,6 +83,24 @@ func BenchmarkCheck(b *testing.B) {
 	for b.Loop() {
 		if err := Check(doc); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestSuspicious(t *testing.T) {
+	t.Parallel()
+	for doc, want := range map[string]bool{
+		`{"a":"b"}`: false,
+		`{"command":["a \u0026\u0026 b"],"x":"\u003c\n\"q\""}`: false,
+		`{"x":"\u0031"}`: true, // "1": could be part of a quantity
+		`{"x":"\u00zz"}`: true, // malformed: judged by the decode
+		`{"x":"1e999"}`:  true,
+		`{"x":"` + strings.Repeat("1", 65) + `"}`: true,
+		`{"x":"1e99"}`: false,
+		`"1e999`:       true, // unterminated
+	} {
+		if got := suspicious([]byte(doc)); got != want {
+			t.Errorf("suspicious(%s) = %v, want %v", doc, got, want)
 		}
 	}
 }
