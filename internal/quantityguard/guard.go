@@ -183,7 +183,7 @@ func expensive(s []byte) string {
 		sign = "-"
 	}
 	exp = bytes.TrimLeft(exp, "0")
-	if len(exp) > 3 || len(exp) == 3 && string(exp) > strconv.Itoa(MaxExponent) {
+	if e, err := strconv.Atoi(string(exp)); len(exp) > 0 && (err != nil || e > MaxExponent) { // err: beyond int
 		return fmt.Sprintf("has a decimal exponent of %s%s (at most ±%d is accepted)", sign, abbreviate(string(exp)), MaxExponent)
 	}
 	return ""
