@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hdscale/hdscale/internal/policy"
+	"github.com/hdscale/hdscale/internal/quantityguard"
 	v1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -267,11 +268,25 @@ func cpuLoop(b *testing.B, f func()) {
 // body (the Pod from the cache, as for prioritize after filter), filter,
 // prioritize (decide only) and encoding both answers.
 
+// BenchmarkPhaseDecode/guard=decoded-values is the shipped decode (the
+// quantity guard checks the Pod on a cache miss and Nodes);
+// guard=whole-body runs the guard over the whole body first, as the
+// extender did before, for the ratio.
 func BenchmarkPhaseDecode(b *testing.B) {
 	env := newBenchEnv(b, 5000, true)
-	d := argsDecoder{snap: env.e.store.load(), pods: &podCache{}}
 	body := env.filter[0]
-	cpuLoop(b, func() { _, _ = d.decode(body) })
+	b.Run("guard=decoded-values", func(b *testing.B) {
+		d := argsDecoder{snap: env.e.store.load(), pods: &podCache{}}
+		cpuLoop(b, func() { _, _ = d.decode(body) })
+	})
+	b.Run("guard=whole-body", func(b *testing.B) {
+		d := argsDecoder{snap: env.e.store.load(), pods: &podCache{}}
+		cpuLoop(b, func() {
+			if quantityguard.Check(body) == nil {
+				_, _ = d.decode(body)
+			}
+		})
+	})
 }
 
 func BenchmarkPhaseFilter(b *testing.B) {
