@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/hdscale/hdscale/e2e/bench/internal/httpjson"
 )
 
 // Record is one execution as the client saw it. Times are milliseconds
@@ -65,7 +67,7 @@ func runBatch(ctx context.Context, o options, enc *json.Encoder) error {
 		var info struct {
 			Pod string `json:"pod"`
 		}
-		if err := getJSON(ctx, clients[i], o.URL+"/engine/info", &info); err != nil {
+		if err := httpjson.Get(ctx, clients[i], o.URL+"/engine/info", &info); err != nil {
 			return fmt.Errorf("connection %d: %w", i, err)
 		}
 		sum.ConnPods[i] = info.Pod
@@ -114,22 +116,6 @@ func runBatch(ctx context.Context, o options, enc *json.Encoder) error {
 		return fmt.Errorf("batch incomplete: %w", ctx.Err())
 	}
 	return nil
-}
-
-func getJSON(ctx context.Context, c *http.Client, url string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
 }
 
 func post(ctx context.Context, c *http.Client, url string, body []byte) (response, error) {

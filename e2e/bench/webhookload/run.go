@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hdscale/hdscale/e2e/bench/internal/httpjson"
+
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/hdscale/hdscale/e2e/bench/internal/stats"
@@ -215,7 +217,7 @@ type target struct {
 func (t *target) process() (Process, error) {
 	var p Process
 	if t.Control != "" {
-		if err := getJSON(t.Control+"/bench/process", &p); err != nil {
+		if err := httpjson.Get(context.Background(), ctlClient, t.Control+"/bench/process", &p); err != nil {
 			return p, err
 		}
 	} else if t.Metrics != "" {
@@ -239,18 +241,6 @@ func (t *target) process() (Process, error) {
 
 // ctlClient reads metrics and control endpoints (trusting -ca for HTTPS ones).
 var ctlClient = &http.Client{Timeout: 60 * time.Second}
-
-func getJSON(url string, v any) error {
-	resp, err := ctlClient.Get(url)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
-}
 
 func scrape(url string) (stats.Samples, error) {
 	resp, err := ctlClient.Get(url)
@@ -430,7 +420,7 @@ func runStep(c *http.Client, body Body, t *target, rate float64, warmup, window 
 	var promBefore PromHistogram
 	var err error
 	if t.Control != "" {
-		if err := getJSON(t.Control+"/bench/latency", &serverBefore); err != nil {
+		if err := httpjson.Get(context.Background(), ctlClient, t.Control+"/bench/latency", &serverBefore); err != nil {
 			return st, err
 		}
 		if t.Metrics != "" {
@@ -454,7 +444,7 @@ func runStep(c *http.Client, body Body, t *target, rate float64, warmup, window 
 		return st, err
 	}
 	if t.Control != "" {
-		if err := getJSON(t.Control+"/bench/latency", &serverAfter); err != nil {
+		if err := httpjson.Get(context.Background(), ctlClient, t.Control+"/bench/latency", &serverAfter); err != nil {
 			return st, err
 		}
 		st.Server = serverAfter.Sub(serverBefore)
