@@ -153,8 +153,12 @@ func quantityKey(key string) bool {
 // expensive says why the quantity s would be expensive to parse ("" when it
 // would not): its number part ([+-]digits and points) is longer than
 // MaxDigits, or it ends in a decimal exponent beyond ±MaxExponent.
+// Surrounding white space does not count: Quantity.UnmarshalJSON trims it
+// (strings.TrimSpace, Unicode's white space) before it parses, so
+// "1666666661166666666666666666E61666666666666     " is as slow as without
+// the spaces (found by FuzzDecodeArgs).
 func expensive(s []byte) string {
-	n := bytes.TrimLeft(s, "+-")
+	n := bytes.TrimLeft(bytes.TrimSpace(s), "+-")
 	digits := 0
 	for digits < len(n) && (n[digits] >= '0' && n[digits] <= '9' || n[digits] == '.') {
 		digits++

@@ -18,6 +18,9 @@ func TestCheck(t *testing.T) {
 		{"exponent forms within bounds", `{"limits":{"a":"1e3","b":"129e6","c":"1E100","d":"5e-100","e":"0.5e+9","f":"1e0000000003"}}`, ""},
 		{"found by FuzzDecodeArgs (case-insensitive keys, as encoding/json)", `{"Pod":{"speC":{"overheAd":{"":"1666666661666666666666666661E61666666"}}}}`,
 			`Pod.speC.overheAd.: quantity "1666666661666666666666666661E61666666" has a decimal exponent of 61666666 (at most ±100 is accepted)`},
+		{"white space around it, trimmed by Quantity.UnmarshalJSON (found by FuzzDecodeArgs)", "{\"Pod\":{\"speC\":{\"overheAd\":{\"\":\"1666666661166666666666666666E61666666666666     \"}}}}",
+			`Pod.speC.overheAd.: quantity "16666666611666666666…66666     " has a decimal exponent of 61666666666666`},
+		{"Unicode white space around it (NBSP, NEL, U+3000)", "{\"limits\":{\"cpu\":\"\u00a0 1e999\u0085\u3000\"}}", `limits.cpu: quantity "\u00a0 1e999\u0085\u3000" has a decimal exponent of 999`},
 		{"in a container's limits", `{"spec":{"containers":[{"name":"a","resources":{"limits":{"cpu":"1e101"}}}]}}`,
 			`spec.containers[0].resources.limits.cpu: quantity "1e101" has a decimal exponent of 101`},
 		{"negative exponent", `{"spec":{"overhead":{"cpu":"1000000000000000000000e-5000"}}}`, `spec.overhead.cpu: quantity "1000000000000000000000e-5000" has a decimal exponent of -5000`},
@@ -103,8 +106,10 @@ func TestSuspicious(t *testing.T) {
 		`{"x":"\u00zz"}`: true, // malformed: judged by the decode
 		`{"x":"1e999"}`:  true,
 		`{"x":"` + strings.Repeat("1", 65) + `"}`: true,
-		`{"x":"1e99"}`: false,
-		`"1e999`:       true, // unterminated
+		`{"x":"1e99"}`:              false,
+		"{\"x\":\" 1e999\u2028 \"}": true,  // raw white space (here U+2028): trimmed before the parse
+		`{"x":"\u00201e999"}`:       false, // escaped: Quantity.UnmarshalJSON parses the raw "\u0020...", a format error
+		`"1e999`:                    true,  // unterminated
 	} {
 		if got := suspicious([]byte(doc)); got != want {
 			t.Errorf("suspicious(%s) = %v, want %v", doc, got, want)
